@@ -1,0 +1,347 @@
+"""Streams one answer over any transport, retrying and resuming it without repeating a word."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+from urllib.parse import quote, urlencode
+
+from app.protocol import (
+    AnswerRefused,
+    Citations,
+    Done,
+    Message,
+    ProtocolError,
+    ServerError,
+    ServerFailed,
+    ServerUnreachable,
+    StreamBroken,
+    StreamError,
+    Token,
+    parse_message,
+)
+from app.retry import RetryPolicy, is_retryable_status, retry_delay
+from app.sse import ServerSentEvent
+
+__all__ = [
+    "BadContentType",
+    "ConnectionFailed",
+    "HTTPStatus",
+    "HistoryItem",
+    "Reconnecting",
+    "StreamDropped",
+    "StreamRequest",
+    "Transport",
+    "TransportError",
+    "get_url",
+    "post_body",
+    "stream_query",
+]
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One earlier turn of the conversation, sent so the back end can answer in context."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class StreamRequest:
+    """What to ask and where; `rid` names the answer, so every retry resumes the same one."""
+
+    endpoint: str
+    question: str
+    rid: str
+    history: tuple[HistoryItem, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()  # e.g. (("Authorization", "Bearer x"),)
+
+
+def get_url(request: StreamRequest, last_event_id: str = "") -> str:
+    """The EventSource URL: `endpoint?q=…&rid=…`, plus `&last_event_id=n` when resuming."""
+    params = [("q", request.question), ("rid", request.rid)]
+    if last_event_id:
+        params.append(("last_event_id", last_event_id))
+    query = urlencode(params, quote_via=quote)
+    base, hash_mark, fragment = request.endpoint.partition("#")
+    if "?" not in base:
+        separator = "?"
+    elif base.endswith(("?", "&")):
+        separator = ""
+    else:
+        separator = "&"
+    return f"{base}{separator}{query}{hash_mark}{fragment}"
+
+
+def post_body(request: StreamRequest) -> str:
+    """The fetch transport's JSON body: `{"question", "rid", "history"}`."""
+    history = [{"role": item.role, "content": item.content} for item in request.history]
+    return json.dumps({"question": request.question, "rid": request.rid, "history": history})
+
+
+class TransportError(Exception):
+    """A transport's report of why a connection failed or ended early."""
+
+
+class ConnectionFailed(TransportError):
+    """No response at all: the network failed or the server could not be reached. Retried."""
+
+
+class StreamDropped(TransportError):
+    """The stream broke off, or errored, before `[DONE]`. Retried."""
+
+
+class HTTPStatus(TransportError):
+    """A reply other than 200. Retried only for a 5xx, 408 or 429.
+
+    `retry_after` is the delay in seconds the server asked for (`Retry-After`), if any.
+    """
+
+    def __init__(self, status: int, retry_after: float | None = None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+class BadContentType(TransportError):
+    """A 200 reply that is not `text/event-stream` (a proxy's HTML page, say). Never retried."""
+
+    def __init__(self, content_type: str) -> None:
+        super().__init__(f"expected text/event-stream, got {content_type!r}")
+        self.content_type = content_type
+
+
+class Transport(Protocol):
+    """One way of opening the event stream (EventSource, fetch, or a test double)."""
+
+    def events(
+        self, request: StreamRequest, last_event_id: str
+    ) -> AsyncIterator[ServerSentEvent | None]:
+        """Open one connection, resuming after `last_event_id` when it is not empty.
+
+        Yields the connection's events; may also yield None when bytes arrived that completed
+        no event (a `: ping` comment), which proves the connection alive. Raises
+        TransportError subclasses, and ends normally only when the server closed the stream.
+        """
+        ...
+
+    @property
+    def retry_ms(self) -> int | None:
+        """The server's `retry:` as last seen, in milliseconds, or None."""
+        ...
+
+    async def close(self) -> None:
+        """Abort the current connection at once. Idempotent; `events` may be called again."""
+        ...
+
+
+@dataclass(frozen=True)
+class Reconnecting:
+    """Yielded before waiting `delay` seconds for retry `attempt` of `max_attempts`."""
+
+    attempt: int
+    max_attempts: int
+    delay: float
+    reason: str
+
+
+async def stream_query(
+    request: StreamRequest,
+    transport: Transport,
+    *,
+    policy: RetryPolicy = RetryPolicy(),  # noqa: B008 (frozen, so one shared default is safe)
+    sleep: Callable[[float], Awaitable[None]],
+    rng: Callable[[], float],
+    now: Callable[[], float],
+    wait_for: Callable[
+        [Awaitable[ServerSentEvent | None], float], Awaitable[ServerSentEvent | None]
+    ] = asyncio.wait_for,
+) -> AsyncGenerator[Message | Reconnecting, None]:
+    """Yield the answer's messages (Token, Citations, then Done), with Reconnecting in between.
+
+    A dropped, stalled or failed (5xx, 408, 429, or an error event marked retryable)
+    connection is reopened with the same request, resuming after the last event ID seen;
+    any event the server sends again (numeric id not above the highest seen) is skipped, so
+    no text is shown twice. An answer gets at most `policy.max_retries` retries in all:
+    progress does not earn it more, so an answer that keeps breaking ends within a bounded
+    time. Then, or at once for a failure that retrying cannot fix, it raises a StreamError.
+    The transport is closed however this ends, including when the consumer stops iterating
+    (that is how Stop works).
+    """
+    started = now()
+    resume = _Resume()
+    answer_started = False  # some event of this answer arrived, so a failure is mid-answer
+    retries = 0
+    try:
+        while True:
+            failure: _Failure
+            events = transport.events(request, resume.last_event_id)
+            resume.new_connection()
+            try:
+                while True:
+                    try:
+                        event = await wait_for(anext(events), policy.stall_timeout)
+                    except StopAsyncIteration:
+                        failure = _Failure("dropped", "the server closed the stream before [DONE]")
+                        break
+                    except TimeoutError:
+                        failure = _Failure("dropped", "stalled")
+                        break
+                    except TransportError as exc:
+                        failure = _failure_from(exc)
+                        break
+                    if event is None:
+                        continue
+                    answer_started = True
+                    message = _message_in(event)
+                    if resume.is_resent(event.id, message):
+                        continue
+                    resume.note(event.id)
+                    if message is None:
+                        continue
+                    if isinstance(message, Done):
+                        # Closed before yielding: a consumer that stops at Done without
+                        # closing this generator must not leave the connection open.
+                        await _close_events(events)
+                        await transport.close()
+                        yield message
+                        return
+                    if isinstance(message, ServerError):
+                        if not message.retryable:
+                            raise AnswerRefused(message.message)
+                        failure = _Failure("server_error", f"server error: {message.message}")
+                        break
+                    yield message
+            finally:
+                await _close_events(events)
+            # Also ends a connection that is still open, after a stall or a retryable error.
+            await transport.close()
+            if retries >= policy.max_retries:
+                raise _give_up(failure, answer_started, retries + 1, now() - started)
+            retries += 1
+            delay = retry_delay(
+                policy,
+                retries,
+                rng,
+                server_retry_ms=transport.retry_ms,
+                retry_after=failure.retry_after,
+            )
+            yield Reconnecting(retries, policy.max_retries, delay, failure.reason)
+            await sleep(delay)
+    finally:
+        await transport.close()
+
+
+_FailureKind = Literal["unreachable", "dropped", "status", "server_error"]
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """Why one connection attempt ended without the answer: a retry is worth a try."""
+
+    kind: _FailureKind
+    reason: str
+    status: int | None = None
+    retry_after: float | None = None
+
+
+class _Resume:
+    """The stream position to resume from, and the test for events the server sends again."""
+
+    def __init__(self) -> None:
+        self.last_event_id = ""
+        self._highest: int | None = None
+        self._previous_id: str | None = None
+
+    def new_connection(self) -> None:
+        self._previous_id = None
+
+    def is_resent(self, event_id: str, message: Message | None) -> bool:
+        """Whether this event was received before, judged by its numeric id.
+
+        Only text (tokens, citations) is judged: a `[DONE]` or an error with no `id:` line
+        of its own carries the previous event's id, and must never be dropped. For the same
+        reason an event whose id equals the previous one on this connection is not a resend.
+        """
+        previous, self._previous_id = self._previous_id, event_id
+        number = _sequence_number(event_id)
+        return (
+            isinstance(message, Token | Citations)
+            and number is not None
+            and self._highest is not None
+            and number <= self._highest
+            and event_id != previous
+        )
+
+    def note(self, event_id: str) -> None:
+        """Remember a received event's id as the point to resume after."""
+        number = _sequence_number(event_id)
+        if number is None:
+            if event_id:
+                self.last_event_id = event_id
+        elif self._highest is None or number > self._highest:
+            self._highest = number
+            self.last_event_id = event_id
+
+
+def _sequence_number(event_id: str) -> int | None:
+    return int(event_id) if event_id.isascii() and event_id.isdigit() else None
+
+
+def _message_in(event: ServerSentEvent) -> Message | None:
+    # Named event types are not part of the contract; like unknown `type`s, they are skipped.
+    if event.event != "message":
+        return None
+    return parse_message(event.data)
+
+
+def _failure_from(error: TransportError) -> _Failure:
+    """The retryable failure a transport reported, or raise the StreamError that ends the answer."""
+    if isinstance(error, ConnectionFailed):
+        return _Failure("unreachable", f"connection failed: {error}")
+    if isinstance(error, StreamDropped):
+        return _Failure("dropped", f"connection dropped: {error}")
+    if isinstance(error, HTTPStatus):
+        status = error.status
+        if is_retryable_status(status):
+            return _Failure("status", f"HTTP {status}", status, error.retry_after)
+        if status == 204:
+            raise AnswerRefused("it had no answer to send (HTTP 204)") from error
+        if 400 <= status <= 499:
+            raise AnswerRefused(_status_text(status)) from error
+        raise ServerFailed(status, f"unexpected {_status_text(status)}") from error
+    if isinstance(error, BadContentType):
+        raise ProtocolError(str(error)) from error
+    return _Failure("dropped", f"transport error: {error!r}")
+
+
+def _give_up(failure: _Failure, answer_started: bool, attempts: int, elapsed: float) -> StreamError:
+    detail = f"gave up after {attempts} attempts in {elapsed:.1f} s; last: {failure.reason}"
+    if failure.kind == "status":
+        return ServerFailed(failure.status, detail)
+    if failure.kind == "server_error":
+        return ServerFailed(None, detail)
+    if failure.kind == "unreachable" and not answer_started:
+        return ServerUnreachable(detail)
+    return StreamBroken(detail)
+
+
+def _status_text(status: int) -> str:
+    try:
+        return f"HTTP {status} {http.HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+async def _close_events(events: AsyncIterator[ServerSentEvent | None]) -> None:
+    # An abandoned async generator would otherwise be finalized whenever the garbage
+    # collector gets to it, running the transport's cleanup at some arbitrary later time.
+    if isinstance(events, AsyncGenerator):
+        with contextlib.suppress(TransportError):
+            await events.aclose()
