@@ -194,7 +194,9 @@ async def stream_query(
                         failure = _Failure("dropped", "stalled")
                         break
                     except TransportError as exc:
-                        failure = _failure_from(exc)
+                        # The transport has already ended this connection its own way (the
+                        # EventSource transport parks a native source that is reconnecting).
+                        failure = _failure_from(exc, transport_ended=True)
                         break
                     if event is None:
                         continue
@@ -220,8 +222,9 @@ async def stream_query(
                     yield message
             finally:
                 await _close_events(events)
-            # Also ends a connection that is still open, after a stall or a retryable error.
-            await transport.close()
+            if not failure.transport_ended:
+                # Ends a connection that is still open, after a stall or a retryable error.
+                await transport.close()
             if retries >= policy.max_retries:
                 raise _give_up(failure, answer_started, retries + 1, now() - started)
             retries += 1
@@ -249,6 +252,7 @@ class _Failure:
     reason: str
     status: int | None = None
     retry_after: float | None = None
+    transport_ended: bool = False
 
 
 class _Resume:
@@ -301,16 +305,18 @@ def _message_in(event: ServerSentEvent) -> Message | None:
     return parse_message(event.data)
 
 
-def _failure_from(error: TransportError) -> _Failure:
+def _failure_from(error: TransportError, *, transport_ended: bool) -> _Failure:
     """The retryable failure a transport reported, or raise the StreamError that ends the answer."""
     if isinstance(error, ConnectionFailed):
-        return _Failure("unreachable", f"connection failed: {error}")
+        return _Failure(
+            "unreachable", f"connection failed: {error}", transport_ended=transport_ended
+        )
     if isinstance(error, StreamDropped):
-        return _Failure("dropped", f"connection dropped: {error}")
+        return _Failure("dropped", f"connection dropped: {error}", transport_ended=transport_ended)
     if isinstance(error, HTTPStatus):
         status = error.status
         if is_retryable_status(status):
-            return _Failure("status", f"HTTP {status}", status, error.retry_after)
+            return _Failure("status", f"HTTP {status}", status, error.retry_after, transport_ended)
         if status == 204:
             raise AnswerRefused("it had no answer to send (HTTP 204)") from error
         if 400 <= status <= 499:
@@ -318,7 +324,7 @@ def _failure_from(error: TransportError) -> _Failure:
         raise ServerFailed(status, f"unexpected {_status_text(status)}") from error
     if isinstance(error, BadContentType):
         raise ProtocolError(str(error)) from error
-    return _Failure("dropped", f"transport error: {error!r}")
+    return _Failure("dropped", f"transport error: {error!r}", transport_ended=transport_ended)
 
 
 def _give_up(failure: _Failure, answer_started: bool, attempts: int, elapsed: float) -> StreamError:
