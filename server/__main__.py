@@ -1,0 +1,88 @@
+"""Command line: `python -m server` serves the page and the chat endpoint with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from server.app import create_app
+from server.settings import REPO_ROOT, Settings
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument(
+        "--root", type=Path, default=REPO_ROOT, help="directory with index.html (default: repo)"
+    )
+    parser.add_argument(
+        "--cors-origin",
+        dest="cors_origins",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="ORIGIN",
+        help="allow this origin to call the API (repeatable)",
+    )
+    parser.add_argument("--pace", type=float, default=0.03, help="seconds per offline token")
+    parser.add_argument("--upstream", metavar="URL", help="OpenAI-compatible base URL, e.g. …/v1")
+    parser.add_argument("--model", metavar="NAME", help="model name for --upstream")
+    parser.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        metavar="VAR",
+        help="environment variable holding the upstream API key (default: OPENAI_API_KEY)",
+    )
+    parser.add_argument(
+        "--faults", action="store_true", help="honour the `fault` query parameter (tests only)"
+    )
+    args = parser.parse_args(argv)
+    if args.upstream and not args.model:
+        parser.error("--upstream needs --model")
+    if args.pace < 0:
+        parser.error("--pace must not be negative")
+    return args
+
+
+def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
+    """The settings the command line asks for; the API key is read from the environment."""
+    environ = dict(os.environ) if environ is None else environ
+    return Settings(
+        root=args.root.resolve(),
+        cors_origins=tuple(args.cors_origins),
+        pace=args.pace,
+        faults=args.faults,
+        upstream_url=args.upstream,
+        model=args.model,
+        api_key=environ.get(args.api_key_env) or None,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    app = create_app(settings_from(args))
+    # Binding here, not in uvicorn, so that `--port 0` can print the port it got.
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as error:
+        sys.exit(f"Cannot listen on {args.host}:{args.port}: {error.strerror}")
+    port = sock.getsockname()[1]
+    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
+    print(f"Serving on http://{host}:{port}/", flush=True)
+    # A short graceful shutdown: open event streams would otherwise hold Ctrl+C forever.
+    config = uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=2)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()

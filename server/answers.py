@@ -1,0 +1,259 @@
+"""Answers kept in memory by request id, pulled one event at a time by the readers."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+
+from server.answerers import aclose
+from server.events import AnswerEvent, ServerError, Token
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(enum.Enum):
+    """How an answer ended, if it has."""
+
+    RUNNING = "running"
+    #: The answerer finished: readers end the stream with `[DONE]`.
+    DONE = "done"
+    #: The last stored event is an error: readers end the stream after it.
+    ERROR = "error"
+    #: Cancelled (DELETE, expiry, shutdown): readers end the stream without `[DONE]`.
+    STOPPED = "stopped"
+
+
+class AnswerConflict(Exception):
+    """A request reuses a request id for a different question."""
+
+
+class StoreFull(Exception):
+    """Too many answers are kept at once to start another."""
+
+
+class Answer:
+    """One answer: the events produced so far, and the iterator that produces the rest.
+
+    Generation is pulled, never pushed: an event is produced only when a reader asks for
+    one more than it has. So when no reader is attached, generation stops within one event,
+    and a reader that comes back (a resume) continues where the answer stands. The pull runs
+    in a task owned by the answer, so a reader cancelled by a disconnect never interrupts
+    the answerer in the middle of an await; the event it was waiting for is kept.
+    """
+
+    def __init__(
+        self,
+        rid: str,
+        question: str,
+        source: AsyncIterator[AnswerEvent],
+        *,
+        max_events: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.rid = rid
+        self.question = question
+        self.events: list[AnswerEvent] = []
+        self.outcome = Outcome.RUNNING
+        self.readers = 0
+        self._source = source
+        self._max_events = max_events
+        self._clock = clock
+        self.last_activity = clock()
+        self._pull: asyncio.Task[None] | None = None
+        # Replaced by a fresh Event each time something changes, so that every waiter
+        # wakes once per change without anyone having to clear it.
+        self._changed = asyncio.Event()
+
+    @property
+    def finished(self) -> bool:
+        return self.outcome is not Outcome.RUNNING
+
+    @property
+    def generating(self) -> bool:
+        """Whether an event is being produced right now."""
+        return self._pull is not None and not self._pull.done()
+
+    @property
+    def failed_retryably(self) -> bool:
+        """Whether the answer ended with an error that says a retry may succeed."""
+        last = self.events[-1] if self.events else None
+        return self.outcome is Outcome.ERROR and isinstance(last, ServerError) and last.retryable
+
+    @property
+    def has_text(self) -> bool:
+        return any(isinstance(event, Token) for event in self.events)
+
+    def restart(self, source: AsyncIterator[AnswerEvent]) -> None:
+        """Generates the answer again after a retryable failure that produced no text yet.
+
+        The failed attempt's events stay, so the new events continue the numbering and a
+        client resuming after the error event gets exactly the new attempt.
+        """
+        if not self.failed_retryably or self.has_text or self.generating:
+            raise ValueError(f"answer {self.rid} cannot be restarted")
+        self._source = source
+        self.outcome = Outcome.RUNNING
+        self.touch()
+        self._notify()
+
+    async def wait_beyond(self, seen: int) -> None:
+        """Waits until there are more than `seen` events or the answer has finished.
+
+        Asks for the next event if nobody has yet; callers bound the wait with a timeout.
+        """
+        while len(self.events) <= seen and not self.finished:
+            changed = self._changed
+            self._start_pull()
+            await changed.wait()
+
+    async def close(self, outcome: Outcome = Outcome.STOPPED) -> None:
+        """Stops generation now: cancels a pull under way and closes the answerer."""
+        if not self.finished:
+            self._finish(outcome)
+        pull = self._pull
+        if pull is not None and not pull.done():
+            pull.cancel()
+            # wait() rather than awaiting the task: it neither raises the task's
+            # CancelledError nor swallows a cancellation of our own caller.
+            await asyncio.wait({pull})
+        await self._close_source()
+
+    def touch(self) -> None:
+        self.last_activity = self._clock()
+
+    def _start_pull(self) -> None:
+        # No lock needed: the check and the task creation happen without an await between
+        # them, so at most one pull is ever under way.
+        if not self.finished and not self.generating:
+            self._pull = asyncio.create_task(self._pull_next(), name=f"answer {self.rid}")
+
+    async def _pull_next(self) -> None:
+        try:
+            event = await anext(self._source)
+        except StopAsyncIteration:
+            self._finish(Outcome.DONE)
+            return
+        except Exception:
+            # A bug in an answerer must still end the stream in a way the page understands.
+            log.exception("answerer failed for rid %s", self.rid)
+            self._append(ServerError("The answer failed on the server."))
+            self._finish(Outcome.ERROR)
+        else:
+            if self.finished:  # closed while the event was on its way
+                return
+            self._append(event)
+            if isinstance(event, ServerError):
+                self._finish(Outcome.ERROR)
+            elif len(self.events) >= self._max_events:
+                self._append(ServerError("The answer was too long and has been cut short."))
+                self._finish(Outcome.ERROR)
+            else:
+                return
+        # Finished early: close the answerer now rather than when the answer expires.
+        await self._close_source()
+
+    async def _close_source(self) -> None:
+        try:
+            await aclose(self._source)
+        except Exception:
+            # Nothing waits for this: an answerer failing to clean up is only worth a log line.
+            log.exception("closing the answerer failed for rid %s", self.rid)
+
+    def _append(self, event: AnswerEvent) -> None:
+        self.events.append(event)
+        self.touch()
+        self._notify()
+
+    def _finish(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        self.touch()
+        self._notify()
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+
+class AnswerStore:
+    """The answers of the last `keep_seconds`, by request id, within memory bounds."""
+
+    def __init__(
+        self,
+        *,
+        keep_seconds: float,
+        max_answers: int,
+        max_events: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self._answers: dict[str, Answer] = {}
+        self._keep_seconds = keep_seconds
+        self._max_answers = max_answers
+        self._max_events = max_events
+        self._clock = clock
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def get(self, rid: str) -> Answer | None:
+        return self._answers.get(rid)
+
+    def open(
+        self, rid: str, question: str, start: Callable[[], AsyncIterator[AnswerEvent]]
+    ) -> Answer:
+        """The answer for `rid`: the kept one, or a new one whose events `start()` produces.
+
+        `start` is called only for a new answer, so no answerer is created just to be dropped.
+        """
+        answer = self._answers.get(rid)
+        if answer is not None:
+            if answer.question != question:
+                raise AnswerConflict(rid)
+            answer.touch()  # so that no sweep takes it before its new reader attaches
+            return answer
+        if len(self._answers) >= self._max_answers:
+            raise StoreFull(rid)
+        answer = Answer(rid, question, start(), max_events=self._max_events, clock=self._clock)
+        self._answers[rid] = answer
+        return answer
+
+    @contextmanager
+    def reading(self, answer: Answer) -> Iterator[Answer]:
+        """Marks `answer` as read by one more connection while the block runs."""
+        answer.readers += 1
+        answer.touch()
+        try:
+            yield answer
+        finally:
+            answer.readers -= 1
+            answer.touch()
+
+    async def cancel(self, rid: str) -> bool:
+        """Stops the answer for `rid` at once; it stays kept so readers see it stopped."""
+        answer = self._answers.get(rid)
+        if answer is None:
+            return False
+        await answer.close(Outcome.STOPPED)
+        return True
+
+    async def sweep(self) -> None:
+        """Forgets the answers that nobody has read for `keep_seconds`, closing them."""
+        now = self._clock()
+        expired = [
+            answer
+            for answer in self._answers.values()
+            if answer.readers == 0 and now - answer.last_activity >= self._keep_seconds
+        ]
+        await self._drop(expired)
+
+    async def close_all(self) -> None:
+        """Stops and forgets every answer (shutdown)."""
+        await self._drop(list(self._answers.values()))
+
+    async def _drop(self, answers: list[Answer]) -> None:
+        # Removed before any await, so a concurrent sweep never closes one twice.
+        dropped = [answer for answer in answers if self._answers.pop(answer.rid, None) is answer]
+        for answer in dropped:
+            await answer.close()

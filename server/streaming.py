@@ -1,0 +1,125 @@
+"""Streaming one answer to one connection as server-sent events, until it ends or goes away."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
+
+import anyio
+from starlette.responses import StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
+
+from server.answers import Answer, AnswerStore, Outcome
+from server.events import DONE, AnswerEvent, event_json
+from server.faults import GARBAGE_FRAME, Action, ConnectionFaults
+from server.sse import format_comment, format_event, format_json_event, format_retry
+
+EVENT_STREAM = "text/event-stream; charset=utf-8"
+#: no-cache: a stream is never replayed from a cache. X-Accel-Buffering: nginx would
+#: otherwise buffer the response and deliver the tokens in lumps.
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def answer_frames(
+    store: AnswerStore,
+    answer: Answer,
+    after: int,
+    *,
+    retry_ms: int,
+    ping_interval: float,
+    faults: ConnectionFaults | None = None,
+) -> AsyncGenerator[str, None]:
+    """The frames for one reader: `retry:`, the events after `after`, then `[DONE]`.
+
+    Events are numbered from 1 within the answer and carry that number as their `id`.
+    `[DONE]` has no id, so a Last-Event-ID never points past the last real event. An answer
+    that failed ends after its error event, and a stopped one just ends: neither is complete.
+    """
+    with store.reading(answer):
+        yield format_retry(retry_ms)
+        seen = after
+        # Faults act right after an event is sent; "after event 0" is before the first one.
+        action = faults.after_event(0) if faults is not None and seen == 0 else Action.GO_ON
+        while True:
+            if action is Action.DROP:
+                return
+            if action is Action.GARBAGE:
+                yield GARBAGE_FRAME
+            elif action is Action.STALL:
+                await asyncio.Event().wait()  # silence until the disconnect listener cancels us
+            action = Action.GO_ON
+            if seen < len(answer.events):
+                seen += 1
+                yield format_json_event(event_json(answer.events[seen - 1]), id=seen)
+                if faults is not None:
+                    action = faults.after_event(seen)
+                continue
+            if answer.finished:
+                if answer.outcome is Outcome.DONE:
+                    yield format_event(DONE)
+                return
+            try:
+                async with asyncio.timeout(ping_interval):
+                    await answer.wait_beyond(seen)
+            except TimeoutError:
+                yield format_comment("ping")
+
+
+async def single_event_frames(event: AnswerEvent, retry_ms: int) -> AsyncGenerator[str, None]:
+    """A stream of one event without an id, for an answer that cannot be streamed."""
+    yield format_retry(retry_ms)
+    yield format_json_event(event_json(event))
+
+
+class EventStreamResponse(StreamingResponse):
+    """Sends `frames` as an event stream, and stops pulling them as soon as the client leaves.
+
+    Starlette's StreamingResponse notices a disconnect only when its next write fails (ASGI
+    spec 2.4) — too late when the stream is silent, waiting for the next token. This one always
+    listens for `http.disconnect` and cancels the stream at once.
+    """
+
+    def __init__(
+        self, frames: AsyncGenerator[str, None], headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(
+            frames, headers={**STREAM_HEADERS, **(headers or {})}, media_type=EVENT_STREAM
+        )
+        self.frames = frames
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") == "HEAD":
+            # Headers only; the frames were never started, so no answer was pulled.
+            await self.frames.aclose()
+            await send(self._start_message())
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        async with anyio.create_task_group() as group:
+
+            async def stream_then_stop() -> None:
+                await self._stream(send)
+                group.cancel_scope.cancel()
+
+            group.start_soon(stream_then_stop)
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            group.cancel_scope.cancel()
+
+    async def _stream(self, send: Send) -> None:
+        try:
+            await send(self._start_message())
+            async with aclosing(self.frames) as frames:
+                async for frame in frames:
+                    body = frame.encode()
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            return  # the client went away between two writes: nothing more to do
+
+    def _start_message(self) -> Message:
+        return {
+            "type": "http.response.start",
+            "status": self.status_code,
+            "headers": self.raw_headers,
+        }

@@ -1,0 +1,88 @@
+"""server/__main__.py: the command line, and one real start of `python -m server`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.__main__ import parse_args, settings_from
+from server.settings import REPO_ROOT
+
+
+def test_defaults() -> None:
+    settings = settings_from(parse_args([]), environ={})
+    assert (settings.root, settings.cors_origins, settings.pace, settings.faults) == (
+        REPO_ROOT,
+        (),
+        0.03,
+        False,
+    )
+    assert settings.upstream_url is None
+    args = parse_args([])
+    assert (args.host, args.port) == ("127.0.0.1", 8000)
+
+
+def test_all_flags(tmp_path: Path) -> None:
+    args = parse_args(
+        [
+            "--host", "0.0.0.0", "--port", "9000", "--root", str(tmp_path),
+            "--cors-origin", "https://a.example", "https://b.example",
+            "--cors-origin", "https://c.example",
+            "--pace", "0", "--faults",
+            "--upstream", "https://api.example/v1", "--model", "m", "--api-key-env", "MY_KEY",
+        ]
+    )  # fmt: skip
+    settings = settings_from(args, environ={"MY_KEY": "sk-1"})
+    assert settings.root == tmp_path.resolve()
+    assert settings.cors_origins == ("https://a.example", "https://b.example", "https://c.example")
+    assert (settings.pace, settings.faults) == (0.0, True)
+    assert (settings.upstream_url, settings.model, settings.api_key) == (
+        "https://api.example/v1",
+        "m",
+        "sk-1",
+    )
+    assert "sk-1" not in repr(settings)
+
+
+@pytest.mark.parametrize("argv", [["--upstream", "https://x/v1"], ["--pace", "-1"]])
+def test_bad_flags_exit(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(argv)
+
+
+def test_python_m_server_prints_its_url_and_serves(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<!doctype html>")
+    with subprocess.Popen(
+        [sys.executable, "-m", "server", "--port", "0", "--root", str(tmp_path)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert line.startswith("Serving on http://127.0.0.1:")
+            url = line.removeprefix("Serving on ").strip()
+            response = get_when_listening(url)
+            assert response.status_code == 200
+            assert response.text == "<!doctype html>"
+            assert httpx.get(f"{url}healthz").json()["status"] == "ok"
+        finally:
+            process.terminate()
+            process.wait(timeout=5)
+
+
+def get_when_listening(url: str) -> httpx.Response:
+    # The socket is bound before the line is printed, but uvicorn listens just after.
+    for _ in range(100):
+        try:
+            return httpx.get(url, timeout=1)
+        except httpx.ConnectError:
+            time.sleep(0.02)
+    raise AssertionError(f"{url} never answered")

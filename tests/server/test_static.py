@@ -1,0 +1,130 @@
+"""server/static.py and CORS: the page's files with the right types, and nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.server.conftest import AppFactory, client_for
+from tests.server.helpers import LiveRequest
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    files = {
+        "index.html": "<!doctype html><title>chat</title>",
+        "pyscript.toml": 'packages = ["markdown"]\n',
+        "app/main.py": "print('hi')\n",
+        "app/sse.py": "# decoder\n",
+        "static/style.css": "body {}\n",
+        "static/vendor/pyscript/core.js": "export {};\n",
+        "static/vendor/pyscript/core.mjs": "export {};\n",
+        "static/vendor/pyodide/pyodide.asm.wasm": "\0asm",
+        "static/vendor/wheels/markdown-3.11.3-py3-none-any.whl": "PK",
+        "server/app.py": "SECRET = 1\n",
+        "tests/test_x.py": "",
+        ".git/config": "[core]\n",
+        ".venv/pyvenv.cfg": "home = /usr\n",
+        "secret.txt": "no",
+    }
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("path", "media_type", "cache_control"),
+    [
+        ("/", "text/html; charset=utf-8", "no-cache"),
+        ("/index.html", "text/html; charset=utf-8", "no-cache"),
+        ("/pyscript.toml", "application/toml", "no-cache"),
+        ("/app/main.py", "text/x-python; charset=utf-8", "no-cache"),
+        ("/static/style.css", "text/css; charset=utf-8", "no-cache"),
+        ("/static/vendor/pyscript/core.js", "text/javascript; charset=utf-8", "max-age=31536000"),
+        ("/static/vendor/pyscript/core.mjs", "text/javascript; charset=utf-8", "max-age=31536000"),
+        ("/static/vendor/pyodide/pyodide.asm.wasm", "application/wasm", "max-age=31536000"),
+        (
+            "/static/vendor/wheels/markdown-3.11.3-py3-none-any.whl",
+            "application/zip",
+            "max-age=31536000",
+        ),
+    ],
+)
+async def test_page_files_are_served_with_their_type_and_caching(
+    make_app: AppFactory, root: Path, path: str, media_type: str, cache_control: str
+) -> None:
+    async with client_for(make_app(root=root)) as client:
+        response = await client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == media_type
+    assert cache_control in response.headers["cache-control"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/server/app.py",
+        "/tests/test_x.py",
+        "/.git/config",
+        "/.venv/pyvenv.cfg",
+        "/secret.txt",
+        "/static/../server/app.py",
+        "/app/../secret.txt",
+        "/static/%2e%2e/secret.txt",
+        "/static/vendor/",
+        "/app/missing.py",
+    ],
+)
+async def test_nothing_else_is_served(make_app: AppFactory, root: Path, path: str) -> None:
+    # Driven directly so that the client does not normalise the dot segments away.
+    async with LiveRequest(make_app(root=root), path) as request:
+        await request.ended()
+    assert request.status == 404
+
+
+async def test_missing_page_directories_are_404_not_errors(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    async with client_for(make_app(root=tmp_path)) as client:
+        for path in ("/", "/pyscript.toml", "/app/main.py", "/static/vendor/x.js"):
+            assert (await client.get(path)).status_code == 404
+
+
+async def test_no_cors_headers_unless_configured(make_app: AppFactory) -> None:
+    async with client_for(make_app()) as client:
+        response = await client.get("/healthz", headers={"Origin": "https://example.org"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_configured_origins_may_call_the_api(make_app: AppFactory) -> None:
+    app = make_app(cors_origins=("https://example.org",))
+    async with client_for(app) as client:
+        preflight = await client.options(
+            "/api/chat",
+            headers={
+                "Origin": "https://example.org",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type, authorization, last-event-id",
+            },
+        )
+        allowed = await client.get("/healthz", headers={"Origin": "https://example.org"})
+        other = await client.get("/healthz", headers={"Origin": "https://evil.example"})
+        delete = await client.options(
+            "/api/chat",
+            headers={"Origin": "https://example.org", "Access-Control-Request-Method": "DELETE"},
+        )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "https://example.org"
+    allowed_headers = preflight.headers["access-control-allow-headers"].lower()
+    assert {"content-type", "authorization", "last-event-id"} <= set(
+        allowed_headers.replace(" ", "").split(",")
+    )
+    assert allowed.headers["access-control-allow-origin"] == "https://example.org"
+    assert "retry-after" in allowed.headers["access-control-expose-headers"].lower()
+    assert "access-control-allow-origin" not in other.headers
+    assert delete.status_code == 200
