@@ -1,1 +1,4 @@
-"""The Python that runs in the page. Everything outside `app.browser` and `app.main` is pure and imports in CPython."""
+"""The Python that runs in the page.
+
+Everything outside `app.browser` and `app.main` is pure and imports in plain CPython.
+"""

@@ -1,0 +1,135 @@
+"""The document: one answer's elements, DOM patches applied through the page's sanitizer.
+
+Every HTML string from `app.render` passes `window.streamchatSanitize` (DOMPurify, see
+static/sanitize.mjs) before it reaches `innerHTML`: a second layer that does not trust the
+first. Plain text (questions, titles, messages) only ever goes through `textContent`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import js  # type: ignore[import-not-found]
+from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
+
+from app.protocol import Citation
+from app.stream_render import AppendBlock, Patch, ReplaceBlock, SetTail
+
+document = js.document
+
+
+def element(tag: str, cls: str = "", text: str = "", **attrs: str) -> Any:
+    node = document.createElement(tag)
+    if cls:
+        node.className = cls
+    if text:
+        node.textContent = text
+    for name, value in attrs.items():
+        node.setAttribute(name.replace("_", "-"), value)
+    return node
+
+
+def sanitize(html: str) -> str:
+    return str(js.window.streamchatSanitize(html))
+
+
+def query(selector: str, root: Any = None) -> Any:
+    return (root or document).querySelector(selector)
+
+
+class AnswerView:
+    """One turn of the conversation: the question, then the answer as it streams."""
+
+    def __init__(self, answers: Any, question: str, number: int) -> None:
+        self.anchor = f"a{number}"
+        self.turn = element("li", "turn")
+        self.turn.append(element("div", "question", question, data_role="question"))
+        self.answer = element(
+            "article",
+            "answer",
+            data_role="answer",
+            data_state="streaming",
+            aria_busy="true",
+            id=self.anchor,
+            aria_label=f"Answer {number}",
+        )
+        self.body = element("div", "answer-body", data_role="answer-body")
+        self.tail = element("div", "md-tail")
+        self.body.append(self.tail)
+        self.meta = element("p", "answer-meta", data_role="answer-meta")
+        self.answer.append(self.body, self.meta)
+        self.turn.append(self.answer)
+        answers.append(self.turn)
+        self._retry_proxy: Any = None
+
+    def source_anchor(self, citation_id: str) -> str:
+        return f"#{self.anchor}-source-{citation_id}"
+
+    def apply(self, patches: Sequence[Patch]) -> None:
+        for patch in patches:
+            if isinstance(patch, AppendBlock):
+                block = element("div", "md-block")
+                block.innerHTML = sanitize(patch.html)
+                self.body.insertBefore(block, self.tail)
+            elif isinstance(patch, SetTail):
+                self.tail.innerHTML = sanitize(patch.html)
+            elif isinstance(patch, ReplaceBlock):
+                self.body.children.item(patch.index).innerHTML = sanitize(patch.html)
+
+    @property
+    def state(self) -> str:
+        return str(self.answer.dataset.state)
+
+    def set_state(self, state: str) -> None:
+        self.answer.dataset.state = state
+        if state != "streaming":
+            self.answer.removeAttribute("aria-busy")
+
+    def set_meta(self, text: str) -> None:
+        self.meta.textContent = text
+
+    def show_citations(self, citations: Sequence[Citation]) -> None:
+        box = element("section", "citations", data_role="citations", aria_label="Sources")
+        box.append(element("h3", "", "Sources"))
+        items = element("ol")
+        for citation in citations:
+            item = element("li", id=self.source_anchor(citation.id)[1:])
+            link = element(
+                "a",
+                "",
+                citation.title or citation.url,
+                href=citation.url,
+                data_citation=citation.id,
+                target="_blank",
+                rel="noopener noreferrer nofollow",
+            )
+            if not _is_web_url(citation.url):
+                # A source with a URL we won't link to still shows its title.
+                link.removeAttribute("href")
+            item.append(link)
+            host = urlsplit(citation.url).hostname or ""
+            if host:
+                item.append(element("span", "host", host))
+            items.append(item)
+        box.append(items)
+        self.answer.insertBefore(box, self.meta)
+
+    def show_alert(self, message: str, on_retry: Callable[[], None]) -> None:
+        alert = element("div", "answer-alert", role="alert")
+        alert.append(element("span", "", message))
+        button = element("button", "", "Retry", type="button", data_action="retry")
+        self._retry_proxy = create_proxy(lambda _event: on_retry())
+        button.addEventListener("click", self._retry_proxy)
+        alert.append(button)
+        self.answer.insertBefore(alert, self.meta)
+
+    def remove(self) -> None:
+        self.turn.remove()
+        if self._retry_proxy is not None:
+            self._retry_proxy.destroy()
+
+
+def _is_web_url(url: str) -> bool:
+    return urlsplit(url.strip()).scheme.lower() in ("http", "https")

@@ -1,0 +1,108 @@
+"""The browser's native EventSource (GET), wrapped as a `Transport` for `app.client.stream_query`.
+
+The native EventSource reconnects by itself, forever, when a stream drops. The page's own
+retry policy replaces that: on a drop the source is *parked* rather than closed. If the
+policy asks to resume while the parked source is still reconnecting (the browser waits the
+server's `retry:` and sends `Last-Event-ID` itself), its connection is reused; otherwise a
+new EventSource is opened with `&last_event_id=n`. The browser never exposes the `retry:`
+value, so the transport measures it: the time from a drop to the parked source's next
+attempt is the browser's reconnection time, and no later attempt is made sooner than that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import js  # type: ignore[import-not-found]
+from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
+
+from app.client import ConnectionFailed, StreamDropped, StreamRequest, get_url
+from app.sse import ServerSentEvent
+
+CONNECTING, OPEN, CLOSED = 0, 1, 2
+
+
+class _Source:
+    """One native EventSource and the queue its callbacks fill."""
+
+    def __init__(self, url: str) -> None:
+        self.queue: asyncio.Queue[tuple[str, Any, Any]] = asyncio.Queue()
+        self.native = js.EventSource.new(url)
+        self.opened = False
+        self.dropped_at: float | None = None
+        self._proxies = {
+            "message": create_proxy(
+                lambda e: self.queue.put_nowait(("message", e.data, e.lastEventId))
+            ),
+            "open": create_proxy(lambda _e: self.queue.put_nowait(("open", None, None))),
+            "error": create_proxy(
+                lambda _e: self.queue.put_nowait(("error", self.native.readyState, None))
+            ),
+        }
+        for kind, proxy in self._proxies.items():
+            self.native.addEventListener(kind, proxy)
+
+    def close(self) -> None:
+        self.native.close()
+        for kind, proxy in self._proxies.items():
+            self.native.removeEventListener(kind, proxy)
+            proxy.destroy()
+        self._proxies.clear()
+
+
+class EventSourceTransport:
+    """GET `{endpoint}?q=…&rid=…` through a native EventSource."""
+
+    def __init__(self) -> None:
+        self._source: _Source | None = None
+        self._retry_ms: int | None = None
+
+    @property
+    def retry_ms(self) -> int | None:
+        return self._retry_ms
+
+    async def events(
+        self, request: StreamRequest, last_event_id: str
+    ) -> AsyncIterator[ServerSentEvent]:
+        source = self._source
+        if source is None or source.native.readyState == CLOSED:
+            self._drop_source()
+            source = self._source = _Source(get_url(request, last_event_id))
+        while True:
+            kind, value, event_id = await source.queue.get()
+            if kind == "open":
+                self._note_reconnect(source)
+                source.opened = True
+            elif kind == "message":
+                yield ServerSentEvent(event="message", data=str(value), id=str(event_id))
+            elif value == CLOSED:
+                # Not a 200 text/event-stream response, or the network failed: the browser
+                # gives up and cannot tell us the status (see docs/contract.md §1).
+                self._note_reconnect(source)
+                opened = source.opened
+                self._drop_source()
+                if opened:
+                    raise StreamDropped("the event stream failed while reconnecting")
+                raise ConnectionFailed("the event stream could not be opened")
+            else:
+                # CONNECTING: the stream ended or dropped and the browser will retry on its own.
+                source.dropped_at = time.monotonic()
+                source.opened = False
+                raise StreamDropped("the event stream was interrupted")
+
+    async def close(self) -> None:
+        self._drop_source()
+
+    def _note_reconnect(self, source: _Source) -> None:
+        if source.dropped_at is not None:
+            waited_ms = int((time.monotonic() - source.dropped_at) * 1000)
+            self._retry_ms = max(self._retry_ms or 0, waited_ms)
+            source.dropped_at = None
+
+    def _drop_source(self) -> None:
+        if self._source is not None:
+            self._source.close()
+            self._source = None

@@ -1,0 +1,45 @@
+"""The page's configuration: its own defaults, overridden by the URL's query parameters."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import parse_qs
+
+Transport = Literal["eventsource", "fetch"]
+TRANSPORTS: tuple[Transport, ...] = ("eventsource", "fetch")
+
+
+class ConfigError(ValueError):
+    """The page's configuration is unusable; the message says why in plain words."""
+
+
+@dataclass(frozen=True)
+class Config:
+    endpoint: str = "api/chat"
+    transport: Transport = "eventsource"
+    stall_timeout: float = 30.0
+
+
+def load_config(page_json: str, query: str) -> Config:
+    """Read the page's JSON configuration, then apply `?endpoint=` and `?transport=`."""
+    try:
+        page = json.loads(page_json) if page_json.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"the page's configuration is not valid JSON ({exc.msg}).") from exc
+    if not isinstance(page, dict):
+        raise ConfigError("the page's configuration must be a JSON object.")
+    params = {key: values[-1] for key, values in parse_qs(query.lstrip("?")).items()}
+    endpoint = params.get("endpoint", page.get("endpoint", Config.endpoint))
+    transport = params.get("transport", page.get("transport", Config.transport))
+    stall_timeout = page.get("stallTimeout", Config.stall_timeout)
+    if not isinstance(endpoint, str) or not endpoint.strip():
+        raise ConfigError("no endpoint is configured for the chat back end.")
+    if transport not in TRANSPORTS:
+        raise ConfigError(f"unknown transport {transport!r}: use 'eventsource' or 'fetch'.")
+    if not isinstance(stall_timeout, int | float) or stall_timeout <= 0:
+        raise ConfigError("stallTimeout must be a positive number of seconds.")
+    return Config(
+        endpoint=endpoint.strip(), transport=transport, stall_timeout=float(stall_timeout)
+    )

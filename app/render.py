@@ -1,0 +1,574 @@
+"""Render a markdown answer, whole or any streamed prefix, to HTML that is safe as innerHTML.
+
+The answer is split into blocks (`app.blocks`) and each block rendered on its own, the
+last one healed first (`app.heal`), so rendering a stream block by block gives exactly the
+same HTML as rendering the whole text: `render_markdown` is defined that way.
+
+Python-Markdown, configured for what language models write (GitHub-flavoured markdown):
+
+- `tables` with `use_align_attribute`: GFM tables; alignment as `align`, never `style`.
+- `sane_lists`: ordered lists keep their start number; `1.` and `-` lists do not merge.
+- `pymdownx.superfences`: fenced code, also inside list items and quotes, through our own
+  formatter (Pygments with CSS classes, wrapped with a language label and a copy button).
+  `fenced_code` cannot nest fences in lists.
+- `pymdownx.betterem` (its default, smart underscores): `snake_case_names` stay words,
+  `foo*bar*baz` is emphasis, as on GitHub.
+- `pymdownx.tilde` with `subscript=False`: `~~strike~~` only; `~` stays a tilde.
+- `pymdownx.tasklist`: `- [ ]` / `- [x]` become disabled checkboxes.
+- `pymdownx.magiclink`: bare `https://…`, `www.…` and e-mail addresses become links.
+- no `nl2br`: a single newline is a space, as on GitHub; hard breaks are two trailing
+  spaces (built in) or a trailing backslash (added here, as in CommonMark).
+- no `attr_list`, `md_in_html` or raw HTML: the `html_block` preprocessor and the `html`
+  inline pattern are removed, so `<script>` is text.
+
+Only pymdownx modules that do not import `yaml` are used: the page has no PyYAML.
+
+Markdown is preprocessed per block (outside code fences) where Python-Markdown and GFM
+disagree: a list, fence or table right after a paragraph gets the blank line that
+Python-Markdown needs; list items nested by 2 or 3 spaces (CommonMark's content column)
+are re-indented to Python-Markdown's 4 per level, with the code fences inside them;
+`1)` becomes `1.`. (`tab_length=2` was the alternative: it nests 2-space lists, but makes
+any 2-space indent an indented code block and breaks 4-space nesting, which models also
+write.)
+
+Safety: a tree processor that runs last sees every element before serialisation: `<a
+href>` and `<img src>` must be `http:`, `https:`, `mailto:` or a `#fragment` after HTML
+entities are decoded and ASCII whitespace and control characters removed (what a browser
+ignores); otherwise a link becomes its text and an image its alt text. Relative URLs are
+refused too: a model has no business pointing into the page's own origin, and such a link
+would be dead or, worse, same-origin. Attributes and tags are allow-listed, so no `on*` or
+`style` attribute can appear. Off-page links get `target="_blank"` and
+`rel="noopener noreferrer nofollow"`.
+
+Citations: with `citations` (id → href), markers `[1]`, adjacent `[1][2]` and lists
+`[1, 2]` whose ids are all known become `<sup class="citation-ref"><a href data-ref>`
+links, one per id; others stay text, as do markers in code and inside links.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import xml.etree.ElementTree as etree
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import markdown
+import pygments
+from markdown.inlinepatterns import InlineProcessor
+from markdown.treeprocessors import Treeprocessor
+from markdown.util import AMP_SUBSTITUTE
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+from pygments.lexers import TextLexer, get_lexer_by_name
+from pygments.util import ClassNotFound
+
+from app.blocks import Fence, opening_fence, split_blocks
+from app.heal import heal
+
+__all__ = ["is_allowed_url", "render_block", "render_markdown"]
+
+
+def render_markdown(text: str, citations: Mapping[str, str] | None = None) -> str:
+    """The HTML for `text`, a whole answer or any prefix of one being streamed.
+
+    `citations` maps a citation id to the href of its source (usually a `#fragment`).
+    """
+    blocks, tail = split_blocks(text)
+    finished = "".join(render_block(block, citations) for block in blocks)
+    return finished + render_block(heal(tail), citations)
+
+
+def render_block(block: str, citations: Mapping[str, str] | None = None) -> str:
+    """The HTML for one block of markdown (see `app.blocks.split_blocks`)."""
+    if not block.strip():
+        return ""
+    md = _markdown()
+    md.reset()
+    # One Markdown instance serves every render (Pyodide runs one thread), so the
+    # citations of this render are handed to its tree processor for the duration.
+    _CitationLinker.citations = citations or {}
+    try:
+        html_text: str = md.convert(_prepare(block))
+        return html_text
+    finally:
+        _CitationLinker.citations = {}
+
+
+def is_allowed_url(url: str) -> bool:
+    """Whether a link or image may point at `url`: `http:`, `https:`, `mailto:` or `#…`.
+
+    Checked as the browser will read it: entities decoded (repeatedly, so a doubly
+    encoded scheme is refused too), then ASCII whitespace and control characters removed.
+    A percent-encoded character stays as it is: `%6Aavascript:` is no scheme at all.
+    """
+    url = _as_browser_reads(url)
+    if url.startswith("#"):
+        return True
+    scheme = _SCHEME.match(url)
+    return scheme is not None and scheme.group(1).lower() in _ALLOWED_SCHEMES
+
+
+def _as_browser_reads(url: str) -> str:
+    url = url.replace(AMP_SUBSTITUTE, "&")
+    for _ in range(8):
+        decoded = html.unescape(url)
+        if decoded == url:
+            break
+        url = decoded
+    else:
+        return ""  # Still decoding after 8 rounds: refuse rather than guess.
+    return _IGNORED_URL_CHARS.sub("", url)
+
+
+# --- Preprocessing: where Python-Markdown needs different markdown than GFM. ---
+
+
+def _prepare(block: str) -> str:
+    lines = block.replace("\r\n", "\n").replace("\r", "\n").expandtabs(4).split("\n")
+    return "\n".join(_Normalizer(lines).run())
+
+
+class _Item:
+    """An open list item: where its marker starts and where its content starts."""
+
+    def __init__(self, indent: int, content: int) -> None:
+        self.indent = indent
+        self.content = content
+
+
+class _FenceShift:
+    """An open code fence, moved from `old` to `new` indentation (in a list item), with
+    every line of its code shifted alike."""
+
+    def __init__(self, fence: Fence, old: int, new: int) -> None:
+        self.fence = fence
+        self.old = old
+        self.new = new
+
+    def shift(self, line: str) -> str:
+        if not line.strip():
+            return ""
+        indent = len(line) - len(line.lstrip(" "))
+        return " " * self.new + (line[self.old :] if indent >= self.old else line.lstrip(" "))
+
+
+class _Normalizer:
+    """Rewrites one block's lines (outside code fences) into what Python-Markdown reads as
+    GitHub would read the original."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.out: list[str] = []
+        self.items: list[_Item] = []
+        self.fence: _FenceShift | None = None
+        # What began the current run of lines between blank lines, which decides how
+        # Python-Markdown reads a list item in it: ("item" | "text", depth).
+        self.chunk: tuple[str, int] | None = None
+        self.blank_needed = False
+        self.in_table = False
+        # In a tight list a fence may touch its item's text (the list stays tight, as on
+        # GitHub); in a loose one, whose items are paragraphs, it must be a paragraph of
+        # its own, or Python-Markdown puts the code inside the <p>.
+        self.loose = _has_loose_list(lines)
+
+    def run(self) -> list[str]:
+        index = 0
+        while index < len(self.lines):
+            line = self.lines[index]
+            index += 1
+            if self.fence is not None:
+                self._fence_line(line)
+            elif not line.strip():
+                self.out.append("")
+                self.chunk = None
+                self.blank_needed = self.in_table = False
+            elif not self.items and _QUOTE_PREFIX.match(line):
+                index = self._quote(index - 1)
+            else:
+                if self.blank_needed:
+                    self._blank()
+                    self.blank_needed = False
+                marker = _MARKER.match(line)
+                if marker is not None and self._is_item(line):
+                    self._item(marker)
+                else:
+                    self._content(line, index)
+        return self.out
+
+    def _blank(self) -> None:
+        self.out.append("")
+        self.chunk = None
+
+    def _follows_text(self) -> bool:
+        return bool(self.out) and bool(self.out[-1].strip())
+
+    def _fence_line(self, line: str) -> None:
+        assert self.fence is not None
+        if not self.fence.fence.is_closed_by(line):
+            self.out.append(self.fence.shift(line))
+            return
+        self.out.append(" " * self.fence.new + self.fence.fence.marker)
+        self.blank_needed = self.loose or not self.fence.new
+        self.fence = None
+
+    def _quote(self, start: int) -> int:
+        """Normalise a block quote's content the same way, one level down."""
+        end = start
+        while end < len(self.lines) and _QUOTE_PREFIX.match(self.lines[end]):
+            end += 1
+        quoted = [_strip_quote(line) for line in self.lines[start:end]]
+        if self.blank_needed or self.in_table:
+            self._blank()
+        self.blank_needed = self.in_table = False
+        self.out.extend(("> " + line).rstrip() for line in _Normalizer(quoted).run())
+        self.chunk = self.chunk or ("text", 0)
+        return end
+
+    def _is_item(self, line: str) -> bool:
+        indent = len(line) - len(line.lstrip(" "))
+        limit = self.items[-1].content + 3 if self.items else 3
+        return indent <= limit and not _is_thematic_break(line)
+
+    def _item(self, marker: re.Match[str]) -> None:
+        indent = len(marker["indent"])
+        depth = _depth(self.items, indent)
+        chunk = self.chunk
+        if self._follows_text() and (chunk is None or chunk[0] == "text" or chunk[1] > depth):
+            # Python-Markdown starts a list (or a sibling item after a paragraph inside an
+            # item) only after a blank line.
+            self._blank()
+        del self.items[depth:]
+        self.items.append(_Item(indent, indent + len(marker["bullet"]) + len(marker["space"])))
+        bullet = marker["bullet"].replace(")", ".")
+        self.out.append(" " * (4 * depth) + bullet + " " + marker["rest"])
+        self.chunk = self.chunk or ("item", depth)
+        self.in_table = False
+
+    def _content(self, line: str, next_index: int) -> None:
+        indent = len(line) - len(line.lstrip(" "))
+        stripped = line.lstrip(" ")
+        follows_text = self._follows_text()
+        depth = _depth(self.items, indent)
+        blank_before = False
+        if self.items and not depth:
+            if self.chunk is not None and not _starts_other_block(stripped):
+                self.out.append(line)  # A lazy continuation line of the last item.
+                return
+            blank_before = follows_text  # A block that ends the list.
+            self.items.clear()
+        elif self.items and self.chunk is None:
+            del self.items[depth:]
+        opened = opening_fence(line)
+        if opened is not None:
+            # A fence touching a paragraph would stay inside its <p>.
+            new_indent = 4 * depth if depth else indent
+            self.fence = _FenceShift(opened, indent, new_indent)
+            blank_before = follows_text and (self.loose or not depth)
+        else:
+            new_indent = indent
+            if depth:
+                new_indent = 4 * depth + max(0, indent - self.items[depth - 1].content)
+            if self.in_table and "|" not in stripped:
+                # GFM would make this a row; a model means a paragraph after the table.
+                blank_before = True
+                self.in_table = False
+            elif _opens_table(stripped, self.lines, next_index):
+                blank_before = blank_before or (follows_text and not self.in_table)
+                self.in_table = True
+            elif _is_thematic_break(stripped) and set(stripped.strip()) != {"-"}:
+                # `***` after a paragraph is a rule; `---` would make it a heading.
+                blank_before = blank_before or follows_text
+        if blank_before and follows_text:
+            self._blank()
+        self.out.append(" " * new_indent + stripped)
+        self.chunk = self.chunk or ("text", depth)
+
+
+def _strip_quote(line: str) -> str:
+    prefix = _QUOTE_PREFIX.match(line)
+    return line[prefix.end() :] if prefix else line
+
+
+def _has_loose_list(lines: list[str]) -> bool:
+    """Whether a blank line follows a list item (outside code fences) before more text.
+
+    A table in a list item counts: it gets a blank line before it.
+    """
+    fence: Fence | None = None
+    in_list = blank = False
+    for index, line in enumerate(lines):
+        if fence is not None:
+            if fence.is_closed_by(line):
+                fence = None
+        elif not line.strip():
+            blank = in_list
+        elif blank or (in_list and _opens_table(line.lstrip(" "), lines, index + 1)):
+            return True
+        else:
+            in_list = in_list or _MARKER.match(line) is not None
+            fence = opening_fence(line)
+    return False
+
+
+def _opens_table(stripped: str, lines: list[str], next_index: int) -> bool:
+    """Whether a line is a table's header row: the next line is a separator row."""
+    return (
+        stripped.startswith("|")
+        and next_index < len(lines)
+        and _TABLE_SEPARATOR.fullmatch(lines[next_index].strip()) is not None
+    )
+
+
+def _depth(items: list[_Item], indent: int) -> int:
+    """How many open items contain a line indented by `indent`.
+
+    A line belongs to an item when indented at least 2 past the item's marker: lenient
+    on purpose, since models nest `- a` under `1. x` by 2 spaces where CommonMark wants 3.
+    """
+    depth = 0
+    for item in items:
+        if indent < item.indent + 2:
+            break
+        depth += 1
+    return depth
+
+
+def _starts_other_block(stripped: str) -> bool:
+    return stripped.startswith(("#", ">", "|", "```", "~~~")) or _is_thematic_break(stripped)
+
+
+def _is_thematic_break(line: str) -> bool:
+    return _THEMATIC_BREAK.fullmatch(line.strip()) is not None
+
+
+# --- The Markdown instance, built once: building it costs more than a render. ---
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> markdown.Markdown:
+    from pymdownx.betterem import BetterEmExtension
+    from pymdownx.magiclink import MagiclinkExtension
+    from pymdownx.superfences import SuperFencesCodeExtension
+    from pymdownx.tasklist import TasklistExtension
+    from pymdownx.tilde import DeleteSubExtension
+
+    md = markdown.Markdown(
+        output_format="html",
+        extensions=[
+            "tables",
+            "sane_lists",
+            SuperFencesCodeExtension(
+                relaxed_headers=True,
+                custom_fences=[
+                    {
+                        "name": "*",
+                        "class": "highlight",
+                        "format": _format_code,
+                        "validator": _accept_fence,
+                    }
+                ],
+            ),
+            BetterEmExtension(),
+            DeleteSubExtension(subscript=False),
+            TasklistExtension(),
+            MagiclinkExtension(),
+        ],
+        extension_configs={"tables": {"use_align_attribute": True}},
+    )
+    md.preprocessors.deregister("html_block")
+    md.inlinePatterns.deregister("html")
+    md.inlinePatterns.register(_BackslashBreak(r"\\\n", md), "backslash_break", 185)
+    md.treeprocessors.register(_CitationLinker(md), "citations", 15)
+    md.treeprocessors.register(_SafeTree(md), "safe_tree", -100)
+    return md
+
+
+def _accept_fence(
+    language: str, inputs: dict[str, str], options: dict[str, str], attrs: dict[str, str], md: Any
+) -> bool:
+    """Accept any fence header; its options and attributes are ignored."""
+    return True
+
+
+def _format_code(
+    src: str, language: str | None, class_name: str, options: Any, md: Any, **kwargs: Any
+) -> str:
+    label = html.escape(language or "text", quote=True)
+    code = pygments.highlight(src, _lexer(label.lower()), _CODE_FORMATTER)
+    return (
+        f'<div class="code-block" data-lang="{label}"><div class="code-header">'
+        f'<span class="code-lang">{label}</span>'
+        '<button type="button" class="copy-code" data-action="copy-code" '
+        'aria-label="Copy code">Copy</button></div>'
+        f'<div class="highlight"><pre>{code}</pre></div></div>'
+    )
+
+
+@lru_cache(maxsize=64)
+def _lexer(language: str) -> Lexer:
+    try:
+        lexer: Lexer = get_lexer_by_name(language)
+    except ClassNotFound:
+        lexer = TextLexer()
+    return lexer
+
+
+class _BackslashBreak(InlineProcessor):  # type: ignore[misc]
+    """A backslash at the end of a line is a hard line break (CommonMark)."""
+
+    def handleMatch(self, m: re.Match[str], data: str) -> tuple[etree.Element, int, int]:
+        return etree.Element("br"), m.start(0), m.end(0)
+
+
+class _CitationLinker(Treeprocessor):  # type: ignore[misc]
+    """Turn known `[n]` markers in text (not in code or links) into citation links."""
+
+    citations: Mapping[str, str] = {}
+
+    def run(self, root: etree.Element) -> None:
+        if self.citations:
+            self._link(root)
+
+    def _link(self, element: etree.Element) -> None:
+        if element.tag in _NO_CITATIONS_IN:
+            return
+        if element.text:
+            element.text = self._split(element, 0, element.text)
+        index = 0
+        while index < len(element):
+            child = element[index]
+            self._link(child)
+            index += 1
+            if child.tail:
+                before = len(element)
+                child.tail = self._split(element, index, child.tail)
+                index += len(element) - before
+
+    def _split(self, parent: etree.Element, index: int, text: str) -> str:
+        """Insert a link for each marker in `text` at `index`; return the text before them."""
+        pieces: list[tuple[list[str], str]] = []
+        head_end = None
+        position = 0
+        for match in _CITATION_MARKER.finditer(text):
+            ids = [part.strip() for part in match.group(1).split(",")]
+            if not all(ref in self.citations for ref in ids):
+                continue
+            if head_end is None:
+                head_end = match.start()
+            else:
+                pieces[-1] = (pieces[-1][0], text[position : match.start()])
+            pieces.append((ids, ""))
+            position = match.end()
+        if head_end is None:
+            return text
+        pieces[-1] = (pieces[-1][0], text[position:])
+        for ids, tail in pieces:
+            sups = [self._sup(ref) for ref in ids]
+            sups[-1].tail = tail
+            for sup in sups:
+                parent.insert(index, sup)
+                index += 1
+        return text[:head_end]
+
+    def _sup(self, ref: str) -> etree.Element:
+        sup = etree.Element("sup", {"class": "citation-ref"})
+        link = etree.SubElement(sup, "a", {"href": self.citations[ref], "data-ref": ref})
+        link.text = f"[{ref}]"
+        return sup
+
+
+class _SafeTree(Treeprocessor):  # type: ignore[misc]
+    """Allow-list tags, attributes and URLs in the tree, just before serialisation."""
+
+    def run(self, root: etree.Element) -> None:
+        self._clean_children(root)
+
+    def _clean_children(self, parent: etree.Element) -> None:
+        index = 0
+        while index < len(parent):
+            child = parent[index]
+            if child.tag not in _ALLOWED_TAGS:
+                child.tag = "span"
+            for name in list(child.attrib):
+                value = child.attrib[name]
+                if name not in _ALLOWED_ATTRIBUTES or _has_placeholder(value):
+                    del child.attrib[name]
+            if child.tag == "a" and not self._link_is_safe(child):
+                _unwrap(parent, index, child.text or "", list(child))
+                continue
+            if child.tag == "img" and not is_allowed_url(child.get("src", "")):
+                _unwrap(parent, index, child.get("alt", ""), [])
+                continue
+            self._clean_children(child)
+            index += 1
+
+    @staticmethod
+    def _link_is_safe(link: etree.Element) -> bool:
+        href = link.get("href", "")
+        if not is_allowed_url(href):
+            return False
+        if _as_browser_reads(href).startswith("#"):
+            link.attrib.pop("target", None)
+            link.attrib.pop("rel", None)
+        else:
+            link.set("target", "_blank")
+            link.set("rel", "noopener noreferrer nofollow")
+        return True
+
+
+def _unwrap(parent: etree.Element, index: int, text: str, children: list[etree.Element]) -> None:
+    """Replace `parent[index]` by `text` and `children`, keeping the text around it."""
+    element = parent[index]
+    tail = element.tail or ""
+    parent.remove(element)
+    if index:
+        previous = parent[index - 1]
+        previous.tail = (previous.tail or "") + text
+    else:
+        parent.text = (parent.text or "") + text
+    for offset, child in enumerate(children):
+        parent.insert(index + offset, child)
+    if children:
+        children[-1].tail = (children[-1].tail or "") + tail
+    elif index:
+        parent[index - 1].tail = (parent[index - 1].tail or "") + tail
+    else:
+        parent.text = (parent.text or "") + tail
+
+
+def _has_placeholder(value: str) -> bool:
+    """Whether an attribute holds one of Python-Markdown's stash placeholders.
+
+    Those are replaced by raw HTML after serialisation, so none may reach an attribute.
+    """
+    value = value.replace(AMP_SUBSTITUTE, "")
+    return "\x02" in value or "\x03" in value
+
+
+_CODE_FORMATTER = HtmlFormatter(nowrap=True)
+_ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+# What the URL parser strips or skips: C0 controls, space, DEL.
+_IGNORED_URL_CHARS = re.compile(r"[\x00-\x20\x7f]+")
+# Every tag and attribute that our markdown configuration produces; nothing else.
+_ALLOWED_TAGS = frozenset(
+    {
+        *("p", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "br", "blockquote", "pre", "code"),
+        *("ul", "ol", "li", "input", "em", "strong", "del", "a", "img", "sup", "span", "div"),
+        *("table", "thead", "tbody", "tr", "th", "td"),
+    }
+)
+_ALLOWED_ATTRIBUTES = frozenset(
+    {
+        *("href", "src", "alt", "title", "target", "rel", "class", "data-ref"),
+        *("align", "start", "type", "disabled", "checked"),
+    }
+)
+_NO_CITATIONS_IN = frozenset({"code", "pre", "a"})
+_CITATION_MARKER = re.compile(r"\[([\w.-]{1,32}(?:\s*,\s*[\w.-]{1,32})*)\]")
+_MARKER = re.compile(r"(?P<indent> *)(?P<bullet>[-*+]|\d{1,9}[.)])(?P<space> +)(?P<rest>.*)")
+_THEMATIC_BREAK = re.compile(r"([-*_])(?:[ \t]*\1){2,}")
+_TABLE_SEPARATOR = re.compile(r"\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?")
+_QUOTE_PREFIX = re.compile(r" {0,3}> ?")

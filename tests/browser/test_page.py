@@ -1,0 +1,101 @@
+"""The page end to end: it loads from its own origin, streams an answer, renders it, cites it."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from tests.browser.conftest import PageProblems, ask, open_page
+
+CODE_QUESTION = "How is the retry delay computed with exponential back-off?"
+TRANSPORTS = ["eventsource", "fetch"]
+
+# Counts every change to the answer body, so the test can see that it streamed.
+COUNT_UPDATES = """() => {
+  window.__updates = 0;
+  new MutationObserver(() => { window.__updates += 1; })
+    .observe(document.querySelector('[data-role=answers]'),
+             {childList: true, subtree: true, characterData: true});
+}"""
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_question_is_answered_with_streamed_markdown_and_citations(
+    page: Page, server_url: str, transport: str
+) -> None:
+    open_page(page, server_url, f"transport={transport}")
+    page.evaluate(COUNT_UPDATES)
+    answer = ask(page, CODE_QUESTION)
+    expect(answer).to_have_attribute("data-state", "streaming")
+    expect(answer).to_have_attribute("data-state", "done")
+
+    body = answer.locator("[data-role=answer-body]")
+    expect(body.locator("h2")).to_have_count(1)
+    assert body.locator("ul > li").count() >= 2
+    code = body.locator(".code-block")
+    expect(code).to_have_count(1)
+    expect(code).to_have_attribute("data-lang", "python")
+    # Pygments highlighted it: keywords and names are spans with token classes.
+    assert code.locator("pre span.k, pre span.kd").count() >= 1
+    assert code.locator("pre span.nf").count() >= 1
+
+    sources = answer.locator("[data-role=citations] a[data-citation]")
+    assert sources.count() >= 1
+    for index in range(sources.count()):
+        assert (sources.nth(index).get_attribute("href") or "").startswith("https://")
+    marker = body.locator("sup.citation-ref a").first
+    target = marker.get_attribute("href") or ""
+    assert target.startswith("#")
+    expect(page.locator(target)).to_have_count(1)
+
+    assert page.evaluate("window.__updates") >= 3, "the answer appeared at once, not streamed"
+    status = page.locator("[role=status]")
+    expect(status).to_have_text(
+        f"Answer complete, {sources.count()} source" + ("s." if sources.count() != 1 else ".")
+    )
+    expect(page.locator("textarea[name=question]")).to_be_focused()
+
+
+def test_the_runtime_comes_from_the_pages_own_origin(page: Page, server_url: str) -> None:
+    loaded: list[str] = []
+    page.on("requestfinished", lambda request: loaded.append(request.url))
+    open_page(page, server_url)
+    assert any(url.endswith("/static/vendor/pyodide/pyodide.asm.wasm") for url in loaded)
+    assert any(url.endswith("/static/vendor/pyscript/core.js") for url in loaded)
+    assert any(url.endswith(".whl") for url in loaded)
+    assert all(url.startswith(server_url) for url in loaded)
+    # The `page` fixture also fails the test if any other host was even asked.
+
+
+def test_the_event_source_is_closed_after_done(page: Page, server_url: str) -> None:
+    open_page(page, server_url, "transport=eventsource")
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    answer = ask(page, "What is PyScript?")
+    expect(answer).to_have_attribute("data-state", "done")
+    # A native EventSource left open would reconnect after the server's retry: 1000 ms.
+    with pytest.raises(PlaywrightTimeout):
+        page.wait_for_event(
+            "request", predicate=lambda request: "/api/chat" in request.url, timeout=2500
+        )
+    assert len([url for url in requests if "/api/chat" in url]) == 1
+
+
+def test_an_unusable_configuration_fails_visibly(page: Page, server_url: str) -> None:
+    page.goto(server_url + "?transport=carrier-pigeon")
+    page.wait_for_selector("html[data-app-state=failed]", timeout=60_000)
+    banner = page.locator("[data-role=load-banner]")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("unknown transport 'carrier-pigeon'")
+    expect(banner).to_have_attribute("role", "alert")
+
+
+def test_a_missing_runtime_file_fails_visibly(
+    page: Page, server_url: str, problems: PageProblems
+) -> None:
+    problems.expected_errors.append("404")
+    page.route("**/*.whl", lambda route: route.fulfill(status=404, body="gone"))
+    page.goto(server_url)
+    page.wait_for_selector("html[data-app-state=failed]", timeout=60_000)
+    expect(page.locator("[data-role=load-banner]")).to_contain_text("could not start")

@@ -1,0 +1,42 @@
+"""Coalescing streamed tokens into one update per animation frame."""
+
+from __future__ import annotations
+
+from app.batcher import FrameBatcher
+
+
+def test_take_returns_everything_added_since_the_last_take() -> None:
+    batcher = FrameBatcher()
+    assert not batcher.pending
+    assert batcher.take() == ""
+    batcher.add("Server-sent ")
+    batcher.add("events ")
+    assert batcher.pending
+    assert batcher.take() == "Server-sent events "
+    assert not batcher.pending
+    assert batcher.take() == ""
+    batcher.add("reconnect.")
+    assert batcher.take() == "reconnect."
+
+
+def test_empty_tokens_do_not_make_an_update_pending() -> None:
+    batcher = FrameBatcher()
+    batcher.add("")
+    assert not batcher.pending
+
+
+def test_one_update_per_frame_however_fast_tokens_arrive() -> None:
+    # A fake clock: tokens every 2 ms for 50 ms, frames every 16 ms; the frame callback
+    # renders only when something is pending.
+    events = [(t, "token") for t in range(0, 50, 2)] + [(t, "frame") for t in range(0, 80, 16)]
+    events.sort(key=lambda event: (event[0], event[1] == "frame"))
+    batcher = FrameBatcher()
+    updates: list[tuple[int, str]] = []
+    for time, kind in events:
+        if kind == "token":
+            batcher.add(f"t{time} ")
+        elif batcher.pending:
+            updates.append((time, batcher.take()))
+    assert [time for time, _ in updates] == [0, 16, 32, 48]  # the idle frame at 64 draws nothing
+    assert [text.count("t") for _, text in updates] == [1, 8, 8, 8]
+    assert "".join(text for _, text in updates) == "".join(f"t{t} " for t in range(0, 50, 2))

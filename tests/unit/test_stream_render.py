@@ -1,0 +1,158 @@
+"""Incremental rendering: patches that, applied in order, give the whole answer's HTML."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.render import render_block, render_markdown
+from app.stream_render import AppendBlock, Patch, ReplaceBlock, SetTail, StreamRenderer
+
+CORPUS = Path(__file__).parent / "corpus"
+ANSWERS = {path.name: path.read_text(encoding="utf-8") for path in sorted(CORPUS.glob("*.md"))}
+CITATIONS = {"1": "#a1-source-1", "2": "#a1-source-2", "3": "#a1-source-3"}
+
+
+class Page:
+    """A list model of the answer body: the finished blocks, then the live tail."""
+
+    def __init__(self) -> None:
+        self.blocks: list[str] = []
+        self.tail = ""
+
+    def apply(self, patches: list[Patch]) -> None:
+        for patch in patches:
+            if isinstance(patch, AppendBlock):
+                self.blocks.append(patch.html)
+            elif isinstance(patch, SetTail):
+                self.tail = patch.html
+            else:
+                self.blocks[patch.index] = patch.html
+
+    @property
+    def html(self) -> str:
+        return "".join(self.blocks) + self.tail
+
+
+def stream(
+    text: str, cuts: list[int], citations: Mapping[str, str] | None, *, check_steps: bool
+) -> Page:
+    renderer = StreamRenderer()
+    page = Page()
+    positions = sorted({cut for cut in cuts if 0 < cut < len(text)})
+    for start, end in zip([0, *positions], [*positions, len(text)], strict=True):
+        page.apply(renderer.feed(text[start:end]))
+        assert page.blocks == renderer.blocks_html
+        assert page.tail == renderer.tail_html
+        if check_steps:
+            assert page.html == render_markdown(text[:end])
+    page.apply(renderer.finish(citations))
+    assert renderer.text == text
+    return page
+
+
+@pytest.mark.parametrize(
+    "name", ["02_python_setup.md", "06_quote_and_breaks.md", "13_api_reference.md"]
+)
+def test_one_character_at_a_time_shows_each_prefix_as_rendered_whole(name: str) -> None:
+    text = ANSWERS[name]
+    page = stream(text, list(range(len(text))), CITATIONS, check_steps=True)
+    assert page.html == render_markdown(text, CITATIONS)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(sorted(ANSWERS)),
+    fractions=st.lists(st.floats(min_value=0, max_value=1), max_size=30),
+    cite=st.booleans(),
+)
+def test_any_chunking_ends_in_the_whole_answer_html(
+    name: str, fractions: list[float], cite: bool
+) -> None:
+    text = ANSWERS[name]
+    citations = CITATIONS if cite else None
+    page = stream(text, [int(f * len(text)) for f in fractions], citations, check_steps=False)
+    assert page.html == render_markdown(text, citations)
+
+
+def test_finished_blocks_are_appended_once_and_never_touched_while_streaming() -> None:
+    renderer = StreamRenderer()
+    assert renderer.feed("# Title\n\nFirst para") == [SetTail("<h1>Title</h1>\n<p>First para</p>")]
+    assert renderer.feed("graph.\n\nSecond") == [
+        AppendBlock("<h1>Title</h1>"),
+        SetTail("<p>First paragraph.</p>\n<p>Second</p>"),
+    ]
+    assert renderer.feed("\n") == [
+        AppendBlock("<p>First paragraph.</p>"),
+        SetTail("<p>Second</p>"),
+    ]
+    assert renderer.feed("") == []
+    assert renderer.feed(" ") == []  # same HTML: no patch
+    assert renderer.finish() == [AppendBlock("<p>Second</p>"), SetTail("")]
+    assert renderer.blocks_html == ["<h1>Title</h1>", "<p>First paragraph.</p>", "<p>Second</p>"]
+    assert renderer.tail_html == ""
+
+
+def test_the_tail_is_healed_while_streaming() -> None:
+    renderer = StreamRenderer()
+    assert renderer.feed("Some **bold") == [SetTail("<p>Some <strong>bold</strong></p>")]
+    assert renderer.feed(" text** and `co") == [
+        SetTail("<p>Some <strong>bold text</strong> and <code>co</code></p>")
+    ]
+
+
+def test_citations_rerender_only_the_blocks_that_cite() -> None:
+    renderer = StreamRenderer()
+    renderer.feed("Intro.\n\nSSE reconnects [1].\n\nNo markers here.\n\nEnd [2]\n")
+    assert len(renderer.blocks_html) == 3
+    patches = renderer.finish({"1": "#s1", "2": "#s2"})
+    assert [type(patch) for patch in patches] == [ReplaceBlock, AppendBlock, SetTail]
+    replaced = patches[0]
+    assert isinstance(replaced, ReplaceBlock)
+    assert replaced.index == 1
+    assert 'href="#s1"' in replaced.html
+    assert 'href="#s2"' in renderer.blocks_html[-1]
+
+
+def test_unknown_citation_markers_leave_blocks_alone() -> None:
+    renderer = StreamRenderer()
+    renderer.feed("See [3].\n\nEnd.\n")
+    assert renderer.finish({"1": "#s1"}) == [AppendBlock("<p>End.</p>"), SetTail("")]
+
+
+def test_feeding_after_finish_is_an_error() -> None:
+    renderer = StreamRenderer()
+    renderer.feed("Done.")
+    renderer.finish()
+    assert renderer.finish() == []
+    with pytest.raises(RuntimeError):
+        renderer.feed("more")
+
+
+def test_cost_of_a_feed_does_not_grow_with_the_answer() -> None:
+    rendered: list[str] = []
+
+    def counting_render_block(block: str, citations: Mapping[str, str] | None) -> str:
+        rendered.append(block)
+        return render_block(block, citations)
+
+    text = ANSWERS["12_long_guide.md"]
+    renderer = StreamRenderer(counting_render_block)
+    for start in range(0, len(text), 20):
+        renderer.feed(text[start : start + 20])
+    renderer.finish()
+    longest_block = max(len(block) for block in renderer_blocks(text))
+    # Each render sees at most the open block plus one chunk, never the finished text.
+    assert max(len(block) for block in rendered) <= longest_block + 20
+    assert longest_block < len(text) / 10
+
+
+def renderer_blocks(text: str) -> list[str]:
+    from app.blocks import split_blocks
+
+    blocks, tail = split_blocks(text)
+    return [*blocks, tail]
