@@ -9,6 +9,8 @@ from urllib.parse import parse_qs
 
 Transport = Literal["eventsource", "fetch"]
 TRANSPORTS: tuple[Transport, ...] = ("eventsource", "fetch")
+RenderMode = Literal["incremental", "naive"]
+RENDER_MODES: tuple[RenderMode, ...] = ("incremental", "naive")
 
 
 class ConfigError(ValueError):
@@ -20,6 +22,11 @@ class Config:
     endpoint: str = "api/chat"
     transport: Transport = "eventsource"
     stall_timeout: float = 30.0
+    # Benchmark-only switches (bench/): `?render=naive` re-renders the whole answer on every
+    # token, with no frame batching, as the baseline; `?measure=1` wraps every DOM update in
+    # performance marks ("answer-update" measures).
+    render: RenderMode = "incremental"
+    measure: bool = False
 
 
 def load_config(page_json: str, query: str) -> Config:
@@ -40,6 +47,13 @@ def load_config(page_json: str, query: str) -> Config:
         raise ConfigError(f"unknown transport {transport!r}: use 'eventsource' or 'fetch'.")
     if not isinstance(stall_timeout, int | float) or stall_timeout <= 0:
         raise ConfigError("stallTimeout must be a positive number of seconds.")
+    render = params.get("render", Config.render)
+    if render not in RENDER_MODES:
+        raise ConfigError(f"unknown render mode {render!r}: use 'incremental' or 'naive'.")
     return Config(
-        endpoint=endpoint.strip(), transport=transport, stall_timeout=float(stall_timeout)
+        endpoint=endpoint.strip(),
+        transport=transport,
+        stall_timeout=float(stall_timeout),
+        render=render,
+        measure=params.get("measure") == "1",
     )

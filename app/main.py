@@ -6,25 +6,23 @@ import asyncio
 import random
 import secrets
 import time
-from collections.abc import Callable
 from typing import Any
 
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
 
-from app.batcher import FrameBatcher
 from app.browser.dom import AnswerView, query
 from app.browser.eventsource import EventSourceTransport
 from app.browser.fetch_stream import FetchTransport
-from app.browser.frames import FrameScheduler
+from app.browser.render_sink import IncrementalSink, NaiveSink
 from app.chat import Conversation, Turn, completion_status, reconnect_status, speed_text
 from app.client import Reconnecting, StreamRequest, stream_query
 from app.config import Config, ConfigError, load_config
 from app.protocol import Citations, Done, StreamError, Token
 from app.retry import RetryPolicy
-from app.stream_render import StreamRenderer
 
 root = js.document.documentElement
+Sink = IncrementalSink | NaiveSink
 
 
 class ChatPage:
@@ -110,19 +108,12 @@ class ChatPage:
             history=self.conversation.history(turn) if self.config.transport == "fetch" else (),
         )
         transport = FetchTransport() if self.config.transport == "fetch" else EventSourceTransport()
-        renderer = StreamRenderer()
-        batcher = FrameBatcher()
+        sink_type = NaiveSink if self.config.render == "naive" else IncrementalSink
+        sink = sink_type(view, measure=self.config.measure)
         citations: Citations | None = None
         started = time.monotonic()
         first_token_at: float | None = None
         tokens = 0
-
-        def flush() -> None:
-            text = batcher.take()
-            if text:
-                view.apply(renderer.feed(text))
-
-        frames = FrameScheduler(flush)
         self._busy(True)
         self._announce("Answering…")
         try:
@@ -138,8 +129,7 @@ class ChatPage:
                     if first_token_at is None:
                         first_token_at = time.monotonic()
                     tokens += 1
-                    batcher.add(item.text)
-                    frames.request()
+                    sink.add(item.text)
                 elif isinstance(item, Citations):
                     citations = item
                 elif isinstance(item, Reconnecting):
@@ -148,51 +138,34 @@ class ChatPage:
                     self._announce(message)
                 elif isinstance(item, Done):
                     break
-            frames.cancel()
-            flush()
-            anchors = (
-                {c.id: view.source_anchor(c.id) for c in citations.citations} if citations else {}
-            )
-            view.apply(renderer.finish(anchors))
-            if citations and citations.citations:
-                view.show_citations(citations.citations)
+            sources = citations.citations if citations else ()
+            sink.finish({c.id: view.source_anchor(c.id) for c in sources})
+            if sources:
+                view.show_citations(sources)
             view.set_state("done")
             first_token_after = first_token_at - started if first_token_at is not None else None
             view.set_meta(speed_text(first_token_after, tokens, _since(first_token_at)))
-            self._announce(completion_status(len(citations.citations) if citations else 0))
+            self._announce(completion_status(len(sources)))
         except asyncio.CancelledError:
-            frames.cancel()
-            flush()
-            view.apply(renderer.finish())
+            sink.finish()
             view.set_state("stopped")
             view.set_meta("Stopped.")
             self._announce("Answer stopped.")
         except StreamError as error:
-            self._fail(turn, view, error.user_message, frames, flush, renderer)
+            self._fail(turn, view, sink, error.user_message)
         except Exception as error:
             # A bug in the page must not leave an answer spinning: keep the text, say so.
             js.console.error(f"streamchat: unexpected error: {error!r}")
-            message = "Something went wrong in this page while showing the answer."
-            self._fail(turn, view, message, frames, flush, renderer)
+            self._fail(turn, view, sink, "Something went wrong in this page showing the answer.")
         finally:
-            turn.answer = renderer.text
+            turn.answer = sink.text
             turn.state = view.state
-            frames.close()
+            sink.close()
             self.current = None
             self._busy(False)
 
-    def _fail(
-        self,
-        turn: Turn,
-        view: AnswerView,
-        message: str,
-        frames: FrameScheduler,
-        flush: Callable[[], None],
-        renderer: StreamRenderer,
-    ) -> None:
-        frames.cancel()
-        flush()
-        view.apply(renderer.finish())
+    def _fail(self, turn: Turn, view: AnswerView, sink: Sink, message: str) -> None:
+        sink.finish()
         view.set_state("error")
         view.set_meta("")
         view.show_alert(message, lambda: self._retry(turn, view))

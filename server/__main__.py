@@ -43,11 +43,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--faults", action="store_true", help="honour the `fault` query parameter (tests only)"
     )
+    parser.add_argument(
+        "--max-question-chars",
+        type=int,
+        default=4000,
+        metavar="N",
+        help="longest question accepted (default: 4000)",
+    )
     args = parser.parse_args(argv)
     if args.upstream and not args.model:
         parser.error("--upstream needs --model")
     if args.pace < 0:
         parser.error("--pace must not be negative")
+    if args.max_question_chars < 1:
+        parser.error("--max-question-chars must be positive")
     return args
 
 
@@ -59,6 +68,7 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = Non
         cors_origins=tuple(args.cors_origins),
         pace=args.pace,
         faults=args.faults,
+        max_question_chars=args.max_question_chars,
         upstream_url=args.upstream,
         model=args.model,
         api_key=environ.get(args.api_key_env) or None,

@@ -27,6 +27,7 @@ from server.faults import (
     FaultPlan,
     FaultSyntaxError,
     early_response,
+    echo,
     faulty_source,
     parse_faults,
 )
@@ -204,7 +205,10 @@ class ChatEndpoint:
         return EventStreamResponse(frames)
 
     def _start(self, chat: ChatRequest, plan: FaultPlan) -> AsyncIterator[AnswerEvent]:
-        source = self.answerer.answer(chat.question, list(chat.history))
+        if plan.echo is not None:
+            source = echo(chat.question, plan.echo)
+        else:
+            source = self.answerer.answer(chat.question, list(chat.history))
         return faulty_source(plan, source, self.settings.sleep)
 
     def _single_event(self, error: ServerError) -> Response:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from starlette.responses import JSONResponse, Response
 
 from server.answerers import Sleep, aclose, paced
-from server.events import AnswerEvent, ServerError
+from server.events import AnswerEvent, ServerError, Token
 
 OVERLOADED = ServerError("The model is overloaded.", retryable=False)
 #: What `garbage:N` sends: an event whose data is not JSON.
@@ -52,6 +52,8 @@ class FaultPlan:
     pace: float | None = None
     #: After event N send an event whose data is not JSON (once).
     garbage: int | None = None
+    #: Answer with the question itself, in tokens of N characters (for rendering tests).
+    echo: int | None = None
 
 
 NO_FAULTS = FaultPlan()
@@ -75,6 +77,8 @@ def parse_faults(spec: str) -> FaultPlan:
             plan = replace(plan, stall=_count(item, arg))
         elif kind == "garbage":
             plan = replace(plan, garbage=_count(item, arg))
+        elif kind == "echo":
+            plan = replace(plan, echo=max(1, _count(item, arg)))
         elif kind == "status":
             code_text, _, times = arg.partition(":")
             code = _count(item, code_text)
@@ -186,6 +190,12 @@ def faulty_source(
     if plan.pace is not None:
         source = paced(source, plan.pace, sleep)
     return source
+
+
+async def echo(question: str, size: int) -> AsyncIterator[AnswerEvent]:
+    """The `echo:N` answerer: the question itself as the answer, N characters a token."""
+    for start in range(0, len(question), size):
+        yield Token(question[start : start + size])
 
 
 async def _fail_after(source: AsyncIterator[AnswerEvent], n: int) -> AsyncIterator[AnswerEvent]:

@@ -78,6 +78,10 @@ class AnswerView:
             elif isinstance(patch, ReplaceBlock):
                 self.body.children.item(patch.index).innerHTML = sanitize(patch.html)
 
+    def show_whole(self, html: str) -> None:
+        """Replace the whole body at once (the benchmarks' naive baseline only)."""
+        self.tail.innerHTML = sanitize(html)
+
     @property
     def state(self) -> str:
         return str(self.answer.dataset.state)

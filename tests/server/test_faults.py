@@ -39,6 +39,8 @@ def faulty_app(make_app: AppFactory, **overrides: object) -> Starlette:
         ("status:503", FaultPlan(status=503)),
         ("status:503:2, retry-after:7", FaultPlan(status=503, status_times=2, retry_after=7)),
         ("error:0,stall:4,garbage:2", FaultPlan(error=0, stall=4, garbage=2)),
+        ("echo:3", FaultPlan(echo=3)),
+        ("echo:0", FaultPlan(echo=1)),
         ("retry:250,pace:0.2", FaultPlan(retry_ms=250, pace=0.2)),
         ("type:text/html; charset=utf-8", FaultPlan(content_type="text/html; charset=utf-8")),
         ("drop:1,drop:2", FaultPlan(drop=2)),
@@ -181,3 +183,18 @@ async def test_faults_at_zero_act_before_the_first_event(make_app: AppFactory) -
     assert parse_frames(dropped) == [Frame("retry", "1000")]
     _, _, failed = await get(app, "error:0", rid="e")
     assert [f.json["type"] for f in events(parse_frames(failed))] == ["error"]
+
+
+async def test_echo_answers_with_the_question_in_tokens_of_n_characters(
+    make_app: AppFactory,
+) -> None:
+    question = "<script>alert(1)</script> **bold"
+    async with client_for(faulty_app(make_app)) as client:
+        response = await client.get(
+            "/api/chat", params={"q": question, "rid": "e", "fault": "echo:4"}
+        )
+    frames = parse_frames(response.text)
+    tokens = [f for f in events(frames) if f.data != "[DONE]" and f.json["type"] == "token"]
+    assert [len(f.json["text"]) for f in tokens] == [4] * 8
+    assert answer_text(frames) == question
+    assert response.text.endswith("data: [DONE]\n\n")

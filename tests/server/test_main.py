@@ -33,7 +33,7 @@ def test_all_flags(tmp_path: Path) -> None:
             "--host", "0.0.0.0", "--port", "9000", "--root", str(tmp_path),
             "--cors-origin", "https://a.example", "https://b.example",
             "--cors-origin", "https://c.example",
-            "--pace", "0", "--faults",
+            "--pace", "0", "--faults", "--max-question-chars", "30000",
             "--upstream", "https://api.example/v1", "--model", "m", "--api-key-env", "MY_KEY",
         ]
     )  # fmt: skip
@@ -41,6 +41,7 @@ def test_all_flags(tmp_path: Path) -> None:
     assert settings.root == tmp_path.resolve()
     assert settings.cors_origins == ("https://a.example", "https://b.example", "https://c.example")
     assert (settings.pace, settings.faults) == (0.0, True)
+    assert settings.max_question_chars == 30000
     assert (settings.upstream_url, settings.model, settings.api_key) == (
         "https://api.example/v1",
         "m",
@@ -49,7 +50,9 @@ def test_all_flags(tmp_path: Path) -> None:
     assert "sk-1" not in repr(settings)
 
 
-@pytest.mark.parametrize("argv", [["--upstream", "https://x/v1"], ["--pace", "-1"]])
+@pytest.mark.parametrize(
+    "argv", [["--upstream", "https://x/v1"], ["--pace", "-1"], ["--max-question-chars", "0"]]
+)
 def test_bad_flags_exit(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         parse_args(argv)

@@ -46,3 +46,11 @@ def test_defaults_apply_when_the_page_configures_nothing() -> None:
 def test_an_unusable_configuration_says_why(page: str, query: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(page, query)
+
+
+def test_benchmark_switches() -> None:
+    config = load_config(PAGE, "?render=naive&measure=1")
+    assert (config.render, config.measure) == ("naive", True)
+    assert (Config().render, Config().measure) == ("incremental", False)
+    with pytest.raises(ConfigError, match="unknown render mode"):
+        load_config(PAGE, "?render=fast")

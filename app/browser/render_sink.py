@@ -1,0 +1,81 @@
+"""An answer's text on its way to the DOM: batched per animation frame, or naive for benchmarks.
+
+`IncrementalSink` is what the page uses: tokens are coalesced per `requestAnimationFrame`
+and only the open tail is re-rendered. `NaiveSink` re-renders the whole answer on every
+token with no batching; it exists only as the benchmarks' baseline (`?render=naive`).
+With `measure`, every DOM update is wrapped in `performance` marks, measured as
+"answer-update" entries that the benchmarks read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import js  # type: ignore[import-not-found]
+
+from app.batcher import FrameBatcher
+from app.browser.dom import AnswerView
+from app.browser.frames import FrameScheduler
+from app.render import render_markdown
+from app.stream_render import StreamRenderer
+
+
+class IncrementalSink:
+    def __init__(self, view: AnswerView, *, measure: bool = False) -> None:
+        self._view = view
+        self._measure = measure
+        self._renderer = StreamRenderer()
+        self._batcher = FrameBatcher()
+        self._frames = FrameScheduler(self.flush)
+
+    @property
+    def text(self) -> str:
+        return self._renderer.text
+
+    def add(self, text: str) -> None:
+        self._batcher.add(text)
+        self._frames.request()
+
+    def flush(self) -> None:
+        text = self._batcher.take()
+        if text:
+            _update(self._measure, lambda: self._view.apply(self._renderer.feed(text)))
+
+    def finish(self, anchors: Mapping[str, str] | None = None) -> None:
+        """The answer is over (done, stopped or failed): show everything, finally rendered."""
+        self._frames.cancel()
+        self.flush()
+        self._view.apply(self._renderer.finish(anchors))
+
+    def close(self) -> None:
+        self._frames.close()
+
+
+class NaiveSink:
+    def __init__(self, view: AnswerView, *, measure: bool = False) -> None:
+        self._view = view
+        self._measure = measure
+        self._text = ""
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def add(self, text: str) -> None:
+        self._text += text
+        _update(self._measure, lambda: self._view.show_whole(render_markdown(self._text)))
+
+    def finish(self, anchors: Mapping[str, str] | None = None) -> None:
+        self._view.show_whole(render_markdown(self._text, anchors))
+
+    def close(self) -> None:
+        pass
+
+
+def _update(measure: bool, update: Callable[[], None]) -> None:
+    if not measure:
+        update()
+        return
+    js.performance.mark("answer-update-start")
+    update()
+    js.performance.measure("answer-update", "answer-update-start")
