@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup run test test-unit test-server test-browser lint chromium vendor screenshots bench clean
+.PHONY: setup run test test-unit test-server test-browser lint chromium redis vendor screenshots bench clean
 
 setup: $(VENV)/.installed static/vendor/.installed
 
@@ -32,11 +32,17 @@ vendor:
 run: setup
 	$(PY) -m server --host $(HOST) --port $(PORT)
 
-# Debian's Chromium drives the browser tests (Playwright cannot download browsers here).
+# Debian's Chromium drives the browser tests (Playwright cannot download browsers here);
+# Debian's redis-server backs the scale-out tests.
 chromium:
 	@command -v chromium >/dev/null || { \
 	  echo "installing Debian's chromium"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+redis:
+	@command -v redis-server >/dev/null || { \
+	  echo "installing Debian's redis-server"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
 lint: setup
 	$(PY) -m ruff check .
@@ -45,14 +51,14 @@ lint: setup
 
 # Two pytest runs: Playwright's sync API keeps an event loop running in its worker
 # process, which the async (anyio) server and client tests cannot share.
-test: setup chromium
+test: setup chromium redis
 	$(PY) -m pytest -n $(PYTEST_WORKERS) tests --ignore=tests/browser
 	$(PY) -m pytest -n $(PYTEST_WORKERS) tests/browser
 
 test-unit: setup
 	$(PY) -m pytest tests/unit
 
-test-server: setup
+test-server: setup redis
 	$(PY) -m pytest tests/server
 
 test-browser: setup chromium
@@ -60,6 +66,9 @@ test-browser: setup chromium
 
 screenshots: setup chromium
 	$(PY) tools/screenshots.py
+
+bench: setup chromium
+	$(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor dist
