@@ -1,26 +1,118 @@
-// Runs before first paint: theme, and a visible failure when the Python runtime cannot start.
+// Runs before first paint, while the Python runtime loads: the theme, the toggle, real loading
+// progress, a question asked before Python is ready, and a visible failure if it never is.
 // Everything else is Python (app/main.py); this file stays small and dependency-free.
 (function () {
   "use strict";
   var root = document.documentElement;
+  var pending = null; // the question sent before the runtime was ready
 
-  var stored = null;
-  try { stored = localStorage.getItem("theme"); } catch (e) { /* storage may be blocked */ }
-  var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
-  root.dataset.theme = stored === "dark" || stored === "light" ? stored : (dark ? "dark" : "light");
+  // Theme: the stored choice, else the system's; the toggle works before Python is ready.
+  function storedTheme() {
+    try { return localStorage.getItem("theme"); } catch (e) { return null; }
+  }
+  function systemTheme() {
+    return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  }
+  function applyTheme(theme) {
+    root.dataset.theme = theme;
+    var toggle = document.querySelector("[data-action=toggle-theme]");
+    if (toggle) {
+      var other = theme === "dark" ? "light" : "dark";
+      toggle.setAttribute("aria-label", "Switch to " + other + " theme");
+      toggle.setAttribute("aria-pressed", theme === "dark" ? "true" : "false");
+    }
+  }
+  var chosen = storedTheme();
+  applyTheme(chosen === "dark" || chosen === "light" ? chosen : systemTheme());
+  if (window.matchMedia) {
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", function () {
+      var stored = storedTheme();
+      if (stored !== "dark" && stored !== "light") applyTheme(systemTheme());
+    });
+  }
+
+  function banner() { return document.querySelector("[data-role=load-banner]"); }
 
   function fail(reason) {
     if (root.dataset.appState !== "loading") return;
     root.dataset.appState = "failed";
-    var banner = document.querySelector("[data-role=load-banner]");
-    if (banner) {
-      banner.textContent = "The chat could not start: " + reason + " Reload the page to try again.";
-      banner.setAttribute("role", "alert");
-      banner.removeAttribute("aria-hidden");
+    var box = banner();
+    if (box) {
+      box.textContent = "The chat could not start: " + reason +
+        " Reload the page to try again; if it keeps failing, the site may be updating.";
+      box.setAttribute("role", "alert");
+      box.removeAttribute("aria-hidden");
     }
   }
   // Exposed so that app/main.py reports its own start-up errors the same way.
   window.streamchatFail = fail;
+  // app/main.py takes the question asked while it loaded, once, when it is ready.
+  window.streamchatTakePending = function () { var q = pending; pending = null; return q; };
+
+  function loading() { return root.dataset.appState === "loading"; }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    applyTheme(root.dataset.theme);
+    document.querySelector("[data-action=toggle-theme]").addEventListener("click", function () {
+      var next = root.dataset.theme === "dark" ? "light" : "dark";
+      applyTheme(next);
+      try { localStorage.setItem("theme", next); } catch (e) { /* storage may be blocked */ }
+    });
+    var form = document.querySelector("form[data-role=ask]");
+    var textarea = form.querySelector("textarea[name=question]");
+    // Until Python takes over, Enter sends and a sent question waits for the runtime.
+    textarea.addEventListener("keydown", function (event) {
+      if (loading() && event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    form.addEventListener("submit", function (event) {
+      if (!loading()) return;
+      event.preventDefault();
+      var question = textarea.value.trim();
+      if (!question) return;
+      pending = question;
+      textarea.value = "";
+      var note = document.querySelector("[data-role=pending]");
+      note.textContent = "“" + question + "” will be sent as soon as the page is ready.";
+      note.hidden = false;
+    });
+  });
+
+  // Real progress: bytes of the runtime's files (sizes in static/vendor/manifest.json)
+  // that have finished loading, as the browser reports them.
+  var sizes = null, total = 0, loaded = {};
+  function showProgress() {
+    var box = banner();
+    if (!box || !loading() || !total) return;
+    var done = 0;
+    for (var name in loaded) done += loaded[name];
+    var mb = function (n) { return (n / 1e6).toFixed(1); };
+    box.textContent = "Loading the Python runtime… " + mb(done) + " of " + mb(total) + " MB";
+    var bar = document.querySelector("[data-role=load-progress]");
+    if (bar) { bar.max = total; bar.value = done; }
+  }
+  function noteResource(entry) {
+    if (!sizes) return;
+    var match = entry.name.match(/static\/vendor\/(.+?)(?:\?.*)?$/);
+    if (match && sizes[match[1]] !== undefined) {
+      loaded[match[1]] = sizes[match[1]];
+      showProgress();
+    }
+  }
+  if (window.PerformanceObserver) {
+    new PerformanceObserver(function (list) { list.getEntries().forEach(noteResource); })
+      .observe({ type: "resource", buffered: true });
+  }
+  fetch("static/vendor/manifest.json").then(function (response) {
+    return response.ok ? response.json() : null;
+  }).then(function (manifest) {
+    if (!manifest) return;
+    sizes = manifest.runtime; total = manifest.total;
+    performance.getEntriesByType("resource").forEach(noteResource);
+    showProgress();
+  }).catch(function () { /* progress is a nicety; loading goes on without it */ });
 
   // A resource that fails to load (the runtime, a wheel) or an error while the runtime starts.
   window.addEventListener("error", function (event) {

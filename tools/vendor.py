@@ -6,6 +6,7 @@ package-lock.json and requirements/browser.txt, so the page never loads anything
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -44,6 +45,7 @@ def main() -> int:
     shutil.copy2(NODE_MODULES / "dompurify" / "dist" / "purify.es.mjs", fresh / "dompurify")
     download_wheels(fresh / "wheels")
     write_pygments_css(fresh / "pygments.css")
+    write_manifest(fresh)
     # Swap in one step so a failed run never leaves a half-built vendor tree behind.
     shutil.rmtree(VENDOR, ignore_errors=True)
     fresh.rename(VENDOR)
@@ -74,6 +76,14 @@ def download_wheels(target: Path) -> None:
         ],
         check=True,
     )
+
+
+def write_manifest(vendor: Path) -> None:
+    """Sizes of the runtime's big files, so the page can show real loading progress."""
+    files = sorted([*vendor.glob("pyodide/*"), *vendor.glob("wheels/*.whl")])
+    sizes = {path.relative_to(vendor).as_posix(): path.stat().st_size for path in files}
+    manifest = {"runtime": sizes, "total": sum(sizes.values())}
+    (vendor / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
 
 
 def write_pygments_css(target: Path) -> None:

@@ -7,13 +7,14 @@ first. Plain text (questions, titles, messages) only ever goes through `textCont
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
 
+from app.chat import is_at_bottom
 from app.protocol import Citation
 from app.stream_render import AppendBlock, Patch, ReplaceBlock, SetTail
 
@@ -45,24 +46,27 @@ class AnswerView:
     def __init__(self, answers: Any, question: str, number: int) -> None:
         self.anchor = f"a{number}"
         self.turn = element("li", "turn")
-        self.turn.append(element("div", "question", question, data_role="question"))
+        asked = element("div", "question-row")
+        asked.append(element("div", "question", question, data_role="question"))
+        asked.append(
+            element(
+                "button", "icon-button", "Edit", type="button", data_action="edit-question",
+                aria_label="Edit and resend this question",
+            )
+        )  # fmt: skip
+        self.turn.append(asked)
         self.answer = element(
-            "article",
-            "answer",
-            data_role="answer",
-            data_state="streaming",
-            aria_busy="true",
-            id=self.anchor,
-            aria_label=f"Answer {number}",
-        )
+            "article", "answer", data_role="answer", data_state="streaming", aria_busy="true",
+            id=self.anchor, aria_label=f"Answer {number}",
+        )  # fmt: skip
         self.body = element("div", "answer-body", data_role="answer-body")
         self.tail = element("div", "md-tail")
         self.body.append(self.tail)
         self.meta = element("p", "answer-meta", data_role="answer-meta")
-        self.answer.append(self.body, self.meta)
+        self.actions = element("div", "answer-actions")
+        self.answer.append(self.body, self.meta, self.actions)
         self.turn.append(self.answer)
         answers.append(self.turn)
-        self._retry_proxy: Any = None
 
     def source_anchor(self, citation_id: str) -> str:
         return f"#{self.anchor}-source-{citation_id}"
@@ -92,7 +96,26 @@ class AnswerView:
             self.answer.removeAttribute("aria-busy")
 
     def set_meta(self, text: str) -> None:
-        self.meta.textContent = text
+        if self.meta.textContent != text:
+            self.meta.textContent = text
+
+    def show_actions(self, *, can_regenerate: bool) -> None:
+        """The finished answer's buttons: copy it as markdown, and regenerate the last one."""
+        self.actions.replaceChildren()
+        self.actions.append(
+            element("button", "icon-button", "Copy", type="button", data_action="copy-answer",
+                    aria_label="Copy this answer as markdown")
+        )  # fmt: skip
+        if can_regenerate:
+            self.actions.append(
+                element("button", "icon-button", "Regenerate", type="button",
+                        data_action="regenerate", aria_label="Regenerate this answer")
+            )  # fmt: skip
+
+    def hide_regenerate(self) -> None:
+        button = self.actions.querySelector("[data-action=regenerate]")
+        if button is not None:
+            button.remove()
 
     def show_citations(self, citations: Sequence[Citation]) -> None:
         box = element("section", "citations", data_role="citations", aria_label="Sources")
@@ -101,14 +124,9 @@ class AnswerView:
         for citation in citations:
             item = element("li", id=self.source_anchor(citation.id)[1:])
             link = element(
-                "a",
-                "",
-                citation.title or citation.url,
-                href=citation.url,
-                data_citation=citation.id,
-                target="_blank",
-                rel="noopener noreferrer nofollow",
-            )
+                "a", "", citation.title or citation.url, href=citation.url,
+                data_citation=citation.id, target="_blank", rel="noopener noreferrer nofollow",
+            )  # fmt: skip
             if not _is_web_url(citation.url):
                 # A source with a URL we won't link to still shows its title.
                 link.removeAttribute("href")
@@ -120,19 +138,50 @@ class AnswerView:
         box.append(items)
         self.answer.insertBefore(box, self.meta)
 
-    def show_alert(self, message: str, on_retry: Callable[[], None]) -> None:
+    def show_alert(self, message: str) -> None:
         alert = element("div", "answer-alert", role="alert")
         alert.append(element("span", "", message))
-        button = element("button", "", "Retry", type="button", data_action="retry")
-        self._retry_proxy = create_proxy(lambda _event: on_retry())
-        button.addEventListener("click", self._retry_proxy)
-        alert.append(button)
+        alert.append(element("button", "", "Retry", type="button", data_action="retry"))
         self.answer.insertBefore(alert, self.meta)
 
     def remove(self) -> None:
         self.turn.remove()
-        if self._retry_proxy is not None:
-            self._retry_proxy.destroy()
+
+
+class ScrollFollower:
+    """Keeps the newest text in view while the reader is at the bottom, and only then.
+
+    Scrolling up stops the following and shows a "Jump to latest" button; scrolling back
+    down (or the button) resumes it. Content above the reader only ever grows below them,
+    so nothing they are reading moves.
+    """
+
+    def __init__(self, scroller: Any, jump_button: Any) -> None:
+        self._scroller = scroller
+        self._jump = jump_button
+        self.following = True
+        self._proxies = [create_proxy(self._on_scroll), create_proxy(lambda _e: self.jump())]
+        scroller.addEventListener(
+            "scroll", self._proxies[0], js.Object.fromEntries([["passive", True]])
+        )
+        jump_button.addEventListener("click", self._proxies[1])
+
+    def content_changed(self) -> None:
+        if self.following:
+            self._scroller.scrollTop = self._scroller.scrollHeight
+        else:
+            self._jump.hidden = False
+
+    def jump(self) -> None:
+        self.following = True
+        self._jump.hidden = True
+        self._scroller.scrollTop = self._scroller.scrollHeight
+
+    def _on_scroll(self, _event: Any) -> None:
+        element = self._scroller
+        self.following = is_at_bottom(element.scrollTop, element.clientHeight, element.scrollHeight)
+        if self.following:
+            self._jump.hidden = True
 
 
 def _is_web_url(url: str) -> bool:

@@ -20,10 +20,17 @@ from app.render import render_markdown
 from app.stream_render import StreamRenderer
 
 
+def _nothing() -> None:
+    pass
+
+
 class IncrementalSink:
-    def __init__(self, view: AnswerView, *, measure: bool = False) -> None:
+    def __init__(
+        self, view: AnswerView, *, measure: bool = False, on_change: Callable[[], None] = _nothing
+    ) -> None:
         self._view = view
         self._measure = measure
+        self._on_change = on_change
         self._renderer = StreamRenderer()
         self._batcher = FrameBatcher()
         self._frames = FrameScheduler(self.flush)
@@ -40,21 +47,26 @@ class IncrementalSink:
         text = self._batcher.take()
         if text:
             _update(self._measure, lambda: self._view.apply(self._renderer.feed(text)))
+            self._on_change()
 
     def finish(self, anchors: Mapping[str, str] | None = None) -> None:
         """The answer is over (done, stopped or failed): show everything, finally rendered."""
         self._frames.cancel()
         self.flush()
         self._view.apply(self._renderer.finish(anchors))
+        self._on_change()
 
     def close(self) -> None:
         self._frames.close()
 
 
 class NaiveSink:
-    def __init__(self, view: AnswerView, *, measure: bool = False) -> None:
+    def __init__(
+        self, view: AnswerView, *, measure: bool = False, on_change: Callable[[], None] = _nothing
+    ) -> None:
         self._view = view
         self._measure = measure
+        self._on_change = on_change
         self._text = ""
 
     @property
@@ -64,9 +76,11 @@ class NaiveSink:
     def add(self, text: str) -> None:
         self._text += text
         _update(self._measure, lambda: self._view.show_whole(render_markdown(self._text)))
+        self._on_change()
 
     def finish(self, anchors: Mapping[str, str] | None = None) -> None:
         self._view.show_whole(render_markdown(self._text, anchors))
+        self._on_change()
 
     def close(self) -> None:
         pass

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from app.chat import Conversation, completion_status, reconnect_status, speed_text
+import pytest
+
+from app.chat import (
+    Conversation,
+    completion_status,
+    is_at_bottom,
+    progress_text,
+    reconnect_status,
+    speed_text,
+)
 from app.client import HistoryItem
+from app.protocol import Citation
 
 
 def test_history_holds_the_earlier_turns_only() -> None:
@@ -36,3 +46,39 @@ def test_speed_text_reports_first_token_and_rate() -> None:
     assert speed_text(None, 0, 0) == ""
     assert speed_text(0.42, 1, 0) == "First token after 0.4 s"
     assert speed_text(0.42, 100, 2.0) == "First token after 0.4 s · 50 tokens/s"
+
+
+def test_the_conversation_survives_a_round_trip_and_an_interrupted_answer_is_stopped() -> None:
+    conversation = Conversation()
+    done = conversation.ask("Résumé of SSE?")
+    done.answer, done.state = "It streams [1].", "done"
+    done.citations = (Citation("1", "HTML Standard", "https://html.spec.whatwg.org/"),)
+    streaming = conversation.ask("And then?")
+    streaming.answer = "Half an ans"
+    restored = Conversation.loads(conversation.dumps())
+    assert restored.turns[0] == done
+    assert restored.turns[1].answer == "Half an ans"
+    assert restored.turns[1].state == "stopped"
+
+
+@pytest.mark.parametrize("stored", [None, "", "{oops", '{"a": 1}', '[{"answer": "no question"}]'])
+def test_an_unreadable_store_gives_an_empty_conversation(stored: str | None) -> None:
+    assert Conversation.loads(stored).turns == []
+
+
+def test_truncate_removes_a_turn_and_everything_after_it() -> None:
+    conversation = Conversation()
+    first, second, third = (conversation.ask(q) for q in ("a", "b", "c"))
+    assert conversation.truncate(1) == [second, third]
+    assert conversation.turns == [first]
+
+
+def test_progress_is_honest_about_each_phase() -> None:
+    assert progress_text(3.0, 0.0, None, 0) == "Waiting for the first words…"
+    assert progress_text(12.4, 0.0, None, 0) == "Still waiting for the server… (12 s)"
+    assert progress_text(3.0, 0.0, 1.0, 41) == "First token after 1.0 s · 20 tokens/s"
+
+
+@pytest.mark.parametrize(("top", "expected"), [(552, True), (510, True), (400, False), (0, False)])
+def test_the_view_follows_only_a_reader_at_the_bottom(top: float, expected: bool) -> None:
+    assert is_at_bottom(top, 448, 1000) is expected
