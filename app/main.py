@@ -243,6 +243,7 @@ class ChatPage:
             ):
                 if isinstance(item, Token):
                     progress.token(time.monotonic())
+                    turn.answer += item.text  # kept current, so a reload keeps it too
                     sink.add(item.text)
                 elif isinstance(item, Citations):
                     citations = item.citations
@@ -277,6 +278,7 @@ class ChatPage:
             self._finish_view(view, turn, last=True)
             if turn.state == "done":
                 view.set_meta(progress.summary(time.monotonic()))
+            self.scroll.content_changed()
             self.current = None
             self._busy(False)
             self._save()

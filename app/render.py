@@ -402,7 +402,8 @@ def _format_code(
         f'<span class="code-lang">{label}</span>'
         '<button type="button" class="copy-code" data-action="copy-code" '
         'aria-label="Copy code">Copy</button></div>'
-        f'<div class="highlight"><pre>{code}</pre></div></div>'
+        # Focusable, so that a keyboard can scroll a long line sideways (WCAG 2.1.1).
+        f'<div class="highlight"><pre tabindex="0">{code}</pre></div></div>'
     )
 
 

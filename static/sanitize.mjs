@@ -4,11 +4,23 @@ import DOMPurify from "./vendor/dompurify/purify.es.mjs";
 
 const CONFIG = {
   USE_PROFILES: { html: true },
-  ADD_ATTR: ["target"],
+  ADD_ATTR: ["target", "tabindex"],
   FORBID_TAGS: ["style", "form", "textarea", "select"],
   FORBID_ATTR: ["style"],
-  ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|#)/i,
+  // DOMPurify checks every attribute value that is not known to be URL-free against this
+  // pattern: values with no scheme (align="right", start="3", tabindex="0") must pass, and
+  // of the schemes only http, https and mailto. Links are checked more strictly below.
+  ALLOWED_URI_REGEXP: /^(?:(?:https?|mailto):|[^a-z]|[a-z+.-]+(?:[^a-z+.:-]|$))/i,
 };
+const LINK_ATTRIBUTES = new Set(["href", "src", "xlink:href", "action", "formaction"]);
+const LINK_VALUE = /^(?:https?:|mailto:|#)/i;
+
+// Links and images only to the web, e-mail or a same-page fragment: no relative URLs.
+DOMPurify.addHook("uponSanitizeAttribute", (node, data) => {
+  if (LINK_ATTRIBUTES.has(data.attrName) && !LINK_VALUE.test(data.attrValue.replace(/[\s\u0000-\u001f]/g, ""))) {
+    data.keepAttr = false;
+  }
+});
 
 // Links from the model always open in a new tab without access to this page.
 DOMPurify.addHook("afterSanitizeAttributes", (node) => {

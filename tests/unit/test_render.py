@@ -382,7 +382,7 @@ def test_code_block_shape() -> None:
         '<div class="code-block" data-lang="python"><div class="code-header">'
         '<span class="code-lang">python</span><button type="button" class="copy-code" '
         'data-action="copy-code" aria-label="Copy code">Copy</button></div>'
-        '<div class="highlight"><pre><span class="nb">print</span>'
+        '<div class="highlight"><pre tabindex="0"><span class="nb">print</span>'
     )
     assert rendered.endswith("</pre></div></div>")
     assert "style=" not in rendered
