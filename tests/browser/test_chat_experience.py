@@ -227,3 +227,28 @@ def test_a_narrow_screen_has_no_sideways_scrolling(page: Page, server_url: str) 
     box = table.bounding_box()
     assert box is not None
     assert box["x"] + box["width"] <= 320
+
+
+SET_VISIBILITY = """state => {
+  Object.defineProperty(document, 'visibilityState', {value: state, configurable: true});
+  Object.defineProperty(document, 'hidden', {value: state === 'hidden', configurable: true});
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+
+def test_a_hidden_page_does_no_rendering_work_and_catches_up_when_shown(
+    page: Page, server_url: str
+) -> None:
+    # Headless Chromium never hides a page (a minimized window still runs a few frames a
+    # second), so the Page Visibility API is driven by hand, as a browser would drive it.
+    open_page(page, server_url, faulty("pace:0.05"))
+    page.evaluate(SET_VISIBILITY, "hidden")
+    answer = ask(page, QUESTION)
+    # Tokens are arriving (the status line counts them) but nothing has been rendered.
+    expect(answer.locator("[data-role=answer-meta]")).to_contain_text("tokens/s")
+    body = answer.locator("[data-role=answer-body]")
+    assert body.inner_text() == ""
+    page.evaluate(SET_VISIBILITY, "visible")
+    # Caught up at once, by the visibilitychange handler itself, not at the next token.
+    assert body.inner_text().startswith("How does the page resume")
+    expect(answer).to_have_attribute("data-state", "streaming")
