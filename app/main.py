@@ -27,6 +27,7 @@ from app.chat import (
 from app.client import Reconnecting, StreamRequest, stream_query
 from app.config import Config, ConfigError, load_config
 from app.protocol import Citation, Citations, Done, StreamError, Token
+from app.render import render_markdown
 from app.retry import RetryPolicy
 from app.stream_render import StreamRenderer
 
@@ -54,6 +55,7 @@ class ChatPage:
         self.current: asyncio.Task[None] | None = None
         self.current_rid = ""
         self.editing: int | None = None
+        self._copies: set[asyncio.Future[None]] = set()
         self._proxies = [
             self._listen(self.form, "submit", self._on_submit),
             self._listen(self.textarea, "keydown", self._on_keydown),
@@ -131,7 +133,19 @@ class ChatPage:
         return None
 
     def _copy(self, text: str, button: Any) -> None:
-        js.navigator.clipboard.writeText(text)
+        # Kept until done: the event loop holds tasks only weakly.
+        task = asyncio.ensure_future(self._write_clipboard(text, button))
+        self._copies.add(task)
+        task.add_done_callback(self._copies.discard)
+
+    async def _write_clipboard(self, text: str, button: Any) -> None:
+        # The clipboard may refuse (no permission, page not focused): say so, don't pretend.
+        try:
+            await js.navigator.clipboard.writeText(text)
+        except Exception:
+            button.textContent = "Copy failed"
+            self._announce("Could not copy: the browser did not allow it.")
+            return
         button.textContent = "Copied"
 
     # Conversation -------------------------------------------------------------
@@ -350,6 +364,9 @@ def start() -> ChatPage | None:
     except ConfigError as error:
         js.window.streamchatFail(str(error))
         return None
+    # Warm the renderer (Markdown's set-up, Pygments' lexers) before saying "ready", so the
+    # first answer's first frame is as quick as any other.
+    render_markdown("# warm\n\n- *a* [1]\n\n```python\nx = 1\n```\n", {"1": "#warm"})
     page = ChatPage(config)
     page.restore(js.sessionStorage.getItem(STORAGE_KEY))
     root.dataset.appState = "ready"

@@ -51,7 +51,9 @@ def test_regenerate_edit_copy_and_clear(page: Page, server_url: str) -> None:
     # Only the last answer can be regenerated.
     expect(page.locator("[data-action=regenerate]")).to_have_count(1)
 
-    answer.locator("[data-action=copy-answer]").click()
+    copy = answer.locator("[data-action=copy-answer]")
+    copy.click()
+    expect(copy).to_have_text("Copied")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.startswith("## How does the page resume")
     assert "[1]" in copied  # the markdown, not the rendered text
