@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import socket
 import sys
@@ -44,6 +45,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--faults", action="store_true", help="honour the `fault` query parameter (tests only)"
     )
     parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="keep answers in this Redis (redis://HOST:PORT/DB), shared by every instance that"
+        " uses it (default: this process's memory)",
+    )
+    parser.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="with --store: readers of an answer whose instance died learn so within S seconds"
+        " (default: 5)",
+    )
+    parser.add_argument(
+        "--flush-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="with --store: write each answer's events at most every MS milliseconds, in"
+        " batches (default: 0, each at once)",
+    )
+    parser.add_argument(
         "--max-question-chars",
         type=int,
         default=4000,
@@ -57,6 +80,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--pace must not be negative")
     if args.max_question_chars < 1:
         parser.error("--max-question-chars must be positive")
+    if args.store is not None and not args.store.startswith(("redis://", "rediss://", "unix://")):
+        parser.error("--store takes a redis://, rediss:// or unix:// URL")
+    if not 0.5 <= args.lease_seconds <= 60:
+        parser.error("--lease-seconds must be 0.5 to 60")
+    if not 0 <= args.flush_ms <= 1000:
+        parser.error("--flush-ms must be 0 to 1000")
     return args
 
 
@@ -69,6 +98,9 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = Non
         pace=args.pace,
         faults=args.faults,
         max_question_chars=args.max_question_chars,
+        store=args.store,
+        lease_seconds=args.lease_seconds,
+        flush_interval=args.flush_ms / 1000,
         upstream_url=args.upstream,
         model=args.model,
         api_key=environ.get(args.api_key_env) or None,
@@ -77,6 +109,10 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = Non
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    # The server's own log lines (Redis outages, generations) beside uvicorn's; other
+    # libraries (httpx logs every request at INFO) only from WARNING on.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
+    logging.getLogger("server").setLevel(logging.INFO)
     app = create_app(settings_from(args))
     # Binding here, not in uvicorn, so that `--port 0` can print the port it got.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET

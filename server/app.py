@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.answerers import Answerer
-from server.answers import AnswerConflict, AnswerStore, Outcome, StoreFull
+from server.answers import AnswerConflict, Outcome, StoreFull
 from server.chat_request import BadRequest, ChatRequest, Limits, from_body, from_query, parse_rid
 from server.events import AnswerEvent, ServerError
 from server.faults import (
@@ -34,25 +34,26 @@ from server.faults import (
 from server.retrieval import RetrievalAnswerer
 from server.settings import Settings
 from server.static import static_routes
+from server.store import (
+    BROKEN_OFF,
+    EXPIRED,
+    AnswerLost,
+    EventStore,
+    MemoryEventStore,
+    StoreUnavailable,
+    open_store,
+)
 from server.streaming import EventStreamResponse, answer_frames, single_event_frames
 from server.upstream import UpstreamAnswerer
 
 log = logging.getLogger(__name__)
 
-EXPIRED = ServerError("This answer is no longer on the server; please ask again.")
-#: A retry after a retryable error, when text was sent already: a new attempt would repeat it.
-BROKEN_OFF = ServerError("The answer broke off and cannot be resumed; please ask again.")
-
 
 def create_app(settings: Settings) -> Starlette:
-    """The application for `settings`; its answer store is `app.state.answers`."""
+    """The application for `settings`; its event store is `app.state.store` (and, when
+    that is the in-memory one, its AnswerStore is `app.state.answers`)."""
     client, answerer = _answerer(settings)
-    store = AnswerStore(
-        keep_seconds=settings.keep_seconds,
-        max_answers=settings.max_answers,
-        max_events=settings.max_events,
-        clock=settings.clock,
-    )
+    store = open_store(settings)
     fault_log = FaultLog()
     chat = ChatEndpoint(settings, answerer, store, fault_log)
 
@@ -69,13 +70,14 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.start()
         sweeper = asyncio.create_task(_sweep_forever(store, settings), name="answer sweeper")
         try:
             yield
         finally:
             sweeper.cancel()
             await asyncio.wait({sweeper})
-            await store.close_all()
+            await store.close()
             if client is not None:
                 await client.aclose()
 
@@ -107,7 +109,9 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
     )
-    app.state.answers = store
+    app.state.store = store
+    if isinstance(store, MemoryEventStore):
+        app.state.answers = store.answers
     app.state.fault_log = fault_log
     return app
 
@@ -116,7 +120,7 @@ class ChatEndpoint:
     """`/api/chat`: GET and POST stream an answer, DELETE stops one."""
 
     def __init__(
-        self, settings: Settings, answerer: Answerer, store: AnswerStore, fault_log: FaultLog
+        self, settings: Settings, answerer: Answerer, store: EventStore, fault_log: FaultLog
     ) -> None:
         self.settings = settings
         self.answerer = answerer
@@ -151,7 +155,10 @@ class ChatEndpoint:
             rid = parse_rid(request.query_params.get("rid"))
         except BadRequest as error:
             return _error(400, str(error))
-        await self.store.cancel(rid)
+        try:
+            await self.store.cancel(rid)
+        except StoreUnavailable:
+            return _unavailable()
         return Response(status_code=204)
 
     async def stream(self, chat: ChatRequest) -> Response:
@@ -171,31 +178,41 @@ class ChatEndpoint:
             connection_faults = ConnectionFaults(plan, record)
 
         after = chat.last_event_id or 0
-        answer = self.store.get(chat.rid)
-        if answer is None and after > 0:
-            # A resume for an answer the server no longer has (expired, or it restarted).
-            return self._single_event(EXPIRED)
+
+        def start() -> AsyncIterator[AnswerEvent]:
+            return self._start(chat, plan)
+
         try:
-            answer = self.store.open(chat.rid, chat.question, lambda: self._start(chat, plan))
+            # A resume (after > 0) of an answer the store does not have gets None, not a new one.
+            answer = await self.store.open(chat.rid, chat.question, start, resume=after > 0)
+            if answer is None:
+                return self._single_event(EXPIRED)
+            state = await answer.state()
         except AnswerConflict:
             return _error(409, "This rid is already answering a different question.")
         except StoreFull:
             retry_after = str(max(1, math.ceil(self.settings.keep_seconds)))
             return _error(503, "Too many answers at once.", {"Retry-After": retry_after})
-        if after >= len(answer.events) and answer.finished:
+        except StoreUnavailable:
+            return _unavailable()
+        except AnswerLost as lost:
+            return self._single_event(lost.event)
+        if after >= state.count and state.outcome is not Outcome.RUNNING:
             # This client has every event of an answer that is over. A retry after a
             # retryable error deserves a new attempt, if no text has to be taken back.
-            if answer.failed_retryably and not answer.has_text:
-                answer.restart(self._start(chat, plan))
-            elif answer.failed_retryably:
+            if state.failed_retryably and not state.has_text:
+                try:
+                    await answer.restart(start, state.count)
+                except AnswerLost as lost:
+                    return self._single_event(lost.event)
+            elif state.failed_retryably:
                 return self._single_event(BROKEN_OFF)
-            elif answer.outcome is not Outcome.DONE:
+            elif state.outcome is not Outcome.DONE:
                 # Failed for good, or stopped: nothing more will come. 204 is also what
                 # tells a native EventSource to stop reconnecting.
                 return Response(status_code=204)
         retry_ms = plan.retry_ms if plan.retry_ms is not None else self.settings.retry_ms
         frames = answer_frames(
-            self.store,
             answer,
             after,
             retry_ms=retry_ms,
@@ -230,7 +247,7 @@ def _answerer(settings: Settings) -> tuple[httpx.AsyncClient | None, Answerer]:
     return None, RetrievalAnswerer(pace=settings.pace, sleep=settings.sleep)
 
 
-async def _sweep_forever(store: AnswerStore, settings: Settings) -> None:
+async def _sweep_forever(store: EventStore, settings: Settings) -> None:
     while True:
         # Real time on purpose: housekeeping, which tests drive by calling sweep() themselves
         # (an injected no-op sleep would make this loop spin).
@@ -239,6 +256,11 @@ async def _sweep_forever(store: AnswerStore, settings: Settings) -> None:
             await store.sweep()
         except Exception:
             log.exception("sweeping answers failed")
+
+
+def _unavailable() -> Response:
+    # Short: the store is usually back within seconds (a Redis failover or restart).
+    return _error(503, "The answer store is unavailable.", {"Retry-After": "1"})
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

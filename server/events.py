@@ -62,3 +62,25 @@ def event_json(event: AnswerEvent) -> dict[str, object]:
             }
         case ServerError(message=message, retryable=retryable):
             return {"type": "error", "message": message, "retryable": retryable}
+
+
+def event_from_json(payload: object) -> AnswerEvent:
+    """The event that `event_json` turned into `payload`: for events kept outside the process.
+
+    Raises ValueError for anything `event_json` cannot have made.
+    """
+    match payload:
+        case {"type": "token", "text": str(text)}:
+            return Token(text)
+        case {"type": "citations", "citations": list(items)}:
+            return Citations(tuple(_citation(item) for item in items))
+        case {"type": "error", "message": str(message), "retryable": bool(retryable)}:
+            return ServerError(message, retryable)
+    raise ValueError(f"not an answer event: {payload!r}")
+
+
+def _citation(item: object) -> Citation:
+    match item:
+        case {"id": str(id), "title": str(title), "url": str(url)}:
+            return Citation(id, title, url)
+    raise ValueError(f"not a citation: {item!r}")

@@ -38,6 +38,18 @@ class Settings:
     max_question_chars: int = 4000
     max_history_messages: int = 100
     max_body_bytes: int = 1_000_000
+    #: Where answers are kept: None = this process's memory; a `redis://HOST:PORT/DB` URL = a
+    #: Redis shared by every instance, so that any of them can serve any request.
+    store: str | None = None
+    #: With Redis: the generating instance's lease. Readers of an answer whose generator died
+    #: get an error within this time (plus at most a second).
+    lease_seconds: float = 5.0
+    #: With Redis: how long an answer is still generated after its last reader went away.
+    reader_grace: float = 15.0
+    #: With Redis: at most one write per answer per this many seconds, the events of the
+    #: meantime going together (0: each event at once). Fewer, larger writes, for that much
+    #: latency: a lever for many concurrent answers (docs/scaling.md).
+    flush_interval: float = 0.0
     #: Fault injection through the `fault` query parameter; never on in production.
     faults: bool = False
     #: An OpenAI-compatible endpoint (e.g. https://api.openai.com/v1); None = offline answers.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 
@@ -10,10 +11,11 @@ import anyio
 from starlette.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from server.answers import Answer, AnswerStore, Outcome
+from server.answers import Outcome
 from server.events import DONE, AnswerEvent, event_json
 from server.faults import GARBAGE_FRAME, Action, ConnectionFaults
 from server.sse import format_comment, format_event, format_json_event, format_retry
+from server.store import AnswerLost, StoredAnswer
 
 EVENT_STREAM = "text/event-stream; charset=utf-8"
 #: no-cache: a stream is never replayed from a cache. X-Accel-Buffering: nginx would
@@ -22,8 +24,7 @@ STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 async def answer_frames(
-    store: AnswerStore,
-    answer: Answer,
+    answer: StoredAnswer,
     after: int,
     *,
     retry_ms: int,
@@ -35,10 +36,13 @@ async def answer_frames(
     Events are numbered from 1 within the answer and carry that number as their `id`.
     `[DONE]` has no id, so a Last-Event-ID never points past the last real event. An answer
     that failed ends after its error event, and a stopped one just ends: neither is complete.
+    An answer the store lost ends with an error event without id.
     """
-    with store.reading(answer):
+    async with answer.reading():
         yield format_retry(retry_ms)
         seen = after
+        pending: deque[AnswerEvent] = deque()
+        outcome = Outcome.RUNNING
         # Faults act right after an event is sent; "after event 0" is before the first one.
         action = faults.after_event(0) if faults is not None and seen == 0 else Action.GO_ON
         while True:
@@ -49,20 +53,24 @@ async def answer_frames(
             elif action is Action.STALL:
                 await asyncio.Event().wait()  # silence until the disconnect listener cancels us
             action = Action.GO_ON
-            if seen < len(answer.events):
+            if pending:
                 seen += 1
-                yield format_json_event(event_json(answer.events[seen - 1]), id=seen)
+                yield format_json_event(event_json(pending.popleft()), id=seen)
                 if faults is not None:
                     action = faults.after_event(seen)
                 continue
-            if answer.finished:
-                if answer.outcome is Outcome.DONE:
+            if outcome is not Outcome.RUNNING:
+                if outcome is Outcome.DONE:
                     yield format_event(DONE)
                 return
             try:
-                async with asyncio.timeout(ping_interval):
-                    await answer.wait_beyond(seen)
-            except TimeoutError:
+                batch = await answer.read(seen, ping_interval)
+            except AnswerLost as lost:
+                yield format_json_event(event_json(lost.event))
+                return
+            pending.extend(batch.events)
+            outcome = batch.outcome
+            if not batch.events and outcome is Outcome.RUNNING:
                 yield format_comment("ping")
 
 

@@ -50,8 +50,27 @@ def test_all_flags(tmp_path: Path) -> None:
     assert "sk-1" not in repr(settings)
 
 
+def test_store_flags() -> None:
+    settings = settings_from(parse_args([]), environ={})
+    assert (settings.store, settings.lease_seconds) == (None, 5.0)  # memory: one process
+    args = parse_args(
+        ["--store", "redis://10.0.0.5:6379/2", "--lease-seconds", "2.5", "--flush-ms", "50"]
+    )
+    settings = settings_from(args, environ={})
+    assert (settings.store, settings.lease_seconds) == ("redis://10.0.0.5:6379/2", 2.5)
+    assert settings.flush_interval == 0.05
+
+
 @pytest.mark.parametrize(
-    "argv", [["--upstream", "https://x/v1"], ["--pace", "-1"], ["--max-question-chars", "0"]]
+    "argv",
+    [
+        ["--upstream", "https://x/v1"],
+        ["--pace", "-1"],
+        ["--max-question-chars", "0"],
+        ["--store", "10.0.0.5:6379"],
+        ["--lease-seconds", "0.1"],
+        ["--flush-ms", "-1"],
+    ],
 )
 def test_bad_flags_exit(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
