@@ -1,0 +1,1 @@
+"""Benchmarks of the page and the reference back end (`make bench`, see bench/README.md)."""
