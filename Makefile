@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup run test test-unit test-server test-browser lint chromium redis vendor screenshots bench clean
+.PHONY: setup run test test-unit test-server test-browser lint chromium redis vendor screenshots bench dist clean
 
 setup: $(VENV)/.installed static/vendor/.installed
 
@@ -63,6 +63,10 @@ test-server: setup redis
 
 test-browser: setup chromium
 	$(PY) -m pytest -n $(PYTEST_WORKERS) tests/browser
+
+# The page as a static site for any static host (docs/hosting.md), with the widget loader.
+dist: setup
+	$(PY) tools/dist.py
 
 screenshots: setup chromium
 	$(PY) tools/screenshots.py

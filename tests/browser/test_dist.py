@@ -1,0 +1,168 @@
+"""The built site (`make dist`): served from a subpath by a plain static server under the strict
+Content-Security-Policy of docs/hosting.md, it loads and answers with no console error.
+
+The back end runs on another origin, so the page reaches it through CORS and `connect-src`.
+A CSP violation is a console error, and an init script turns every `securitypolicyviolation`
+event into one too, so a policy that is too strict fails the test.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, Response, Route, expect
+
+from tests.browser.conftest import READY, ROOT, PageProblems, _free_port, _wait_until_healthy
+
+# tools/ holds scripts, not a package: mypy and this test both know tools/dist.py as `dist`.
+sys.path.insert(0, str(ROOT / "tools"))
+from dist import Build, build_site, content_security_policy, preview
+
+BASE = "/docs/chat/"
+LOOPBACK = {"127.0.0.1", "localhost"}
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI}` +
+                ` (${event.sourceFile}:${event.lineNumber})`);
+});
+"""
+
+
+@contextmanager
+def backend(cors_origin: str, port: int | None = None, *, faults: bool = False) -> Iterator[str]:
+    """The reference back end on 127.0.0.1, allowing `cors_origin`; yields its base URL."""
+    port = port or _free_port()
+    command = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--cors-origin", cors_origin, "--pace", "0.004"] + ["--faults"] * faults
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            _wait_until_healthy(url, process, log)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@contextmanager
+def loopback_context(browser: Browser, problems: PageProblems) -> Iterator[Page]:
+    """A page that may reach 127.0.0.1 and localhost (two origins) and no other host.
+
+    Like conftest's `page`, it fails the test on a console error, a page error or a request
+    to any other host; in every frame, a CSP violation is a console error.
+    """
+    context = browser.new_context()
+
+    def route(route: Route) -> None:
+        if urlsplit(route.request.url).hostname in LOOPBACK:
+            route.continue_()
+        else:
+            problems.foreign_requests.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", route)
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+    page = context.new_page()
+    page.on("console", problems.on_console)
+    page.on("pageerror", problems.on_page_error)
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+    assert problems.foreign_requests == [], "the page asked hosts other than loopback"
+    assert problems.errors == [], "the page reported errors"
+
+
+@pytest.fixture
+def loopback_page(browser: Browser, problems: PageProblems) -> Iterator[Page]:
+    with loopback_context(browser, problems) as page:
+        yield page
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    # Level 1: the test needs .gz twins that work, not the smallest ones.
+    return build_site(tmp_path_factory.mktemp("dist") / "dist", gzip_level=1)
+
+
+def test_the_built_site_answers_from_a_subpath_under_a_strict_csp(
+    loopback_page: Page, site: Build
+) -> None:
+    page = loopback_page
+    backend_port = _free_port()
+    backend_origin = f"http://127.0.0.1:{backend_port}"
+    csp = content_security_policy([backend_origin])
+    with (
+        preview(site.out, BASE, csp) as site_url,
+        backend(origin(site_url), backend_port) as backend_url,
+    ):
+        responses: list[Response] = []
+        page.on("response", lambda response: responses.append(response))
+        page.goto(site_url + "?endpoint=" + quote(backend_url + "api/chat", safe=""))
+        page.wait_for_selector(READY, timeout=60_000)
+        page.fill("textarea[name=question]", "How does the page resume a dropped stream?")
+        page.keyboard.press("Enter")
+        answer = page.locator("[data-role=answer]").first
+        expect(answer).to_have_attribute("data-state", "done")
+        expect(answer.locator("[data-role=answer-body]")).to_contain_text("Last-Event-ID")
+
+        document = next(r for r in responses if r.url.startswith(site_url))
+        assert document.headers["content-security-policy"] == csp
+        from_site = [r for r in responses if r.url.startswith(origin(site_url))]
+        # Everything but the page itself comes from the versioned, immutable directory.
+        versioned = site_url + f"v/{site.version}/"
+        others = [r.url for r in from_site if not r.url.startswith((versioned, site_url + "?"))]
+        assert others == []
+        wasm = next(r for r in from_site if r.url.endswith("/pyodide.asm.wasm"))
+        assert wasm.headers["content-encoding"] == "gzip"
+        assert wasm.headers["content-type"] == "application/wasm"
+        assert wasm.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert document.headers["cache-control"] == "no-cache"
+
+
+# Each source of the policy, taken away, is refused at once: the policy is the minimum, and the
+# test above would fail on a policy too strict. (The back end's origin in connect-src is shown
+# by that test itself: its EventSource needs it.)
+WITHOUT_ONE_SOURCE = {
+    "script-src 'self'": ("script-src 'self' 'unsafe-eval'", "script-src 'unsafe-eval'"),
+    "'unsafe-eval'": ("script-src 'self' 'unsafe-eval'", "script-src 'self' 'wasm-unsafe-eval'"),
+    "style-src 'self'": ("style-src 'self'", "style-src 'none'"),
+    "img-src 'self'": ("img-src 'self'", "img-src 'none'"),
+    "connect-src 'self'": ("connect-src 'self'", "connect-src 'none'"),
+}
+
+
+@pytest.mark.parametrize("source", WITHOUT_ONE_SOURCE)
+def test_each_source_of_the_policy_is_needed(
+    loopback_page: Page, problems: PageProblems, site: Build, source: str
+) -> None:
+    needed, replacement = WITHOUT_ONE_SOURCE[source]
+    csp = content_security_policy()
+    assert needed in csp
+    problems.expected_errors += ["CSP violation", "Content Security Policy", "Refused to"]
+    with preview(site.out, BASE, csp.replace(needed, replacement)) as site_url:
+        with loopback_page.expect_console_message(
+            predicate=lambda message: message.text.startswith("CSP violation")
+        ):
+            loopback_page.goto(site_url)
+        # Before the server goes: requests it would cut off are console errors too.
+        loopback_page.goto("about:blank")
+
+
+def test_the_site_needs_nothing_outside_its_directory(site: Build) -> None:
+    index = (site.out / "index.html").read_text(encoding="utf-8")
+    assert f'src="v/{site.version}/static/vendor/pyscript/core.js"' in index
+    assert f'config="v/{site.version}/pyscript.toml"' in index
+    assert Path(site.out / "embed.js").is_file()

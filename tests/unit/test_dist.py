@@ -1,0 +1,207 @@
+"""tools/dist.py: the built site's layout, its URLs, its version, its .gz twins and its headers.
+
+The browser proves the site works (tests/browser/test_dist.py); these tests pin down why:
+every URL is relative and names a file of the build, and what can change is versioned.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import shutil
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+# tools/ holds scripts, not a package: mypy and this test both know tools/dist.py as `dist`.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from dist import (
+    Build,
+    BuildError,
+    build_site,
+    content_security_policy,
+    exact_origin,
+    page_config,
+    response_headers,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(
+    not (ROOT / "static" / "vendor" / "pyodide").is_dir(),
+    reason="static/vendor/ is missing: run `make setup`",
+)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    return build_site(
+        tmp_path_factory.mktemp("dist") / "dist",
+        endpoint="https://chat-api.example.org/api/chat",
+        embed_origins=["https://www.example.org/"],
+        gzip_level=1,
+    )
+
+
+def _urls(html: str) -> list[str]:
+    return re.findall(r'\s(?:src|href|config)="([^"#][^"]*)"', html)
+
+
+def test_only_the_entry_points_are_outside_the_versioned_directory(site: Build) -> None:
+    top = sorted(path.name for path in site.out.iterdir())
+    assert top == ["embed.js", "embed.js.gz", "index.html", "v"]
+    assert [path.name for path in (site.out / "v").iterdir()] == [site.version]
+    assert re.fullmatch(r"[0-9a-f]{12}", site.version)
+
+
+def test_every_url_of_the_page_is_relative_and_names_a_file_of_the_build(site: Build) -> None:
+    urls = _urls((site.out / "index.html").read_text(encoding="utf-8"))
+    assert len(urls) >= 5
+    for url in urls:
+        assert url.startswith(f"v/{site.version}/"), url
+        assert (site.out / url).is_file(), url
+
+
+def test_pyscript_finds_the_interpreter_and_every_file(site: Build) -> None:
+    config_url = next(
+        u for u in _urls((site.out / "index.html").read_text()) if u.endswith(".toml")
+    )
+    config_path = site.out / config_url
+    config = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    # PyScript resolves `interpreter` against the page, and [files] against the config file.
+    assert (site.out / config["interpreter"]).is_file()
+    files = dict(config["files"])
+    templates = {key: files.pop(key) for key in list(files) if re.fullmatch(r"\{\w+\}", key)}
+    assert files
+    for url in files:
+        for name, value in templates.items():
+            url = url.replace(name, value)
+        assert (config_path.parent / url).is_file(), url
+
+
+def test_the_page_scripts_fetch_files_of_the_build(site: Build) -> None:
+    versioned = site.out / "v" / site.version
+    for script in (versioned / "static").glob("*.js"):
+        for path in re.findall(
+            r"""["']((?:v/\w+/)?(?:static|app)/[^"'\s]+)["']""", script.read_text()
+        ):
+            assert path.startswith(f"v/{site.version}/"), f"{script.name}: {path}"
+            assert (site.out / path).is_file(), f"{script.name}: {path}"
+
+
+def test_the_widget_loader_opens_the_page_next_to_it(site: Build) -> None:
+    script = (site.out / "embed.js").read_text(encoding="utf-8")
+    assert 'var PAGE = "index.html";' in script
+    source = (ROOT / "static" / "embed.js").read_text(encoding="utf-8")
+    assert script == source.replace('var PAGE = "../index.html";', 'var PAGE = "index.html";')
+
+
+def test_the_one_config_file_carries_the_back_end_and_the_allowed_hosts(site: Build) -> None:
+    config = page_config(site.out)
+    assert config["endpoint"] == "https://chat-api.example.org/api/chat"
+    assert config["embedHostOrigins"] == ["https://www.example.org"]
+    assert config["transport"] == json.loads(_source_config())["transport"]
+
+
+def test_gz_twins_hold_the_same_bytes_and_exist_only_where_they_pay(site: Build) -> None:
+    twins = list(site.out.rglob("*.gz"))
+    names = {twin.name for twin in twins}
+    assert "pyodide.asm.wasm.gz" in names
+    assert "pyodide.asm.mjs.gz" in names
+    # Deflated already: a second copy would save ~2%.
+    assert not any(name.endswith((".whl.gz", ".zip.gz")) for name in names)
+    for twin in twins:
+        assert gzip.decompress(twin.read_bytes()) == twin.with_suffix("").read_bytes()
+
+
+def test_the_version_is_the_content(site: Build, tmp_path: Path) -> None:
+    again = build_site(tmp_path / "again", gzip_level=0)
+    assert again.version == site.version, "the same files, the same version"
+    source = _mkdir(tmp_path / "source")
+    for name in ("index.html", "pyscript.toml"):
+        shutil.copy2(ROOT / name, source / name)
+    shutil.copytree(ROOT / "app", source / "app")
+    shutil.copytree(ROOT / "static", source / "static")
+    (source / "static" / "style.css").write_text("body { color: teal; }\n")
+    changed = build_site(tmp_path / "changed", source=source, gzip_level=0)
+    assert changed.version != site.version
+
+
+def test_a_missing_file_stops_the_build(tmp_path: Path) -> None:
+    source = _mkdir(tmp_path / "source")
+    html = (ROOT / "index.html").read_text().replace("static/style.css", "static/gone.css")
+    (source / "index.html").write_text(html)
+    shutil.copy2(ROOT / "pyscript.toml", source / "pyscript.toml")
+    shutil.copytree(ROOT / "app", source / "app")
+    shutil.copytree(ROOT / "static", source / "static", ignore=shutil.ignore_patterns("*.wasm"))
+    with pytest.raises(BuildError, match=r"static/gone\.css"):
+        build_site(tmp_path / "out", source=source, gzip_level=0)
+
+
+@pytest.mark.parametrize(
+    ("text", "origin"),
+    [
+        ("https://www.example.org", "https://www.example.org"),
+        ("https://WWW.example.org/", "https://www.example.org"),
+        ("http://localhost:8080", "http://localhost:8080"),
+    ],
+)
+def test_embed_origins_are_exact(text: str, origin: str) -> None:
+    assert exact_origin(text) == origin
+
+
+@pytest.mark.parametrize(
+    "text", ["*", "https://*.example.org", "https://example.org/docs", "example.org", "null"]
+)
+def test_anything_but_an_exact_origin_is_refused(text: str) -> None:
+    with pytest.raises(BuildError):
+        exact_origin(text)
+
+
+@pytest.mark.parametrize(
+    ("name", "media_type", "cache"),
+    [
+        ("index.html", "text/html; charset=utf-8", "no-cache"),
+        ("embed.js", "text/javascript; charset=utf-8", "no-cache"),
+        ("v/abc/static/vendor/pyscript/core.js", "text/javascript; charset=utf-8", "immutable"),
+        ("v/abc/static/vendor/pyodide/pyodide.mjs", "text/javascript; charset=utf-8", "immutable"),
+        ("v/abc/static/vendor/pyodide/pyodide.asm.wasm", "application/wasm", "immutable"),
+        ("v/abc/pyscript.toml", "application/toml", "immutable"),
+        (
+            "v/abc/static/vendor/wheels/markdown-3.11.3-py3-none-any.whl",
+            "application/zip",
+            "immutable",
+        ),
+    ],
+)
+def test_headers_name_the_type_and_cache_only_versioned_files(
+    name: str, media_type: str, cache: str
+) -> None:
+    headers = response_headers(name, "default-src 'none'")
+    assert headers["Content-Type"] == media_type
+    assert cache in headers["Cache-Control"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert ("Content-Security-Policy" in headers) == name.endswith(".html")
+
+
+def test_the_documented_policy_is_the_one_the_tests_use() -> None:
+    hosting = (ROOT / "docs" / "hosting.md").read_text(encoding="utf-8")
+    assert content_security_policy(["https://chat-api.example.org"]) in hosting
+    embedded = content_security_policy(
+        ["https://chat-api.example.org"], ["https://www.example.org"]
+    )
+    assert embedded in hosting
+
+
+def _source_config() -> str:
+    html = (ROOT / "index.html").read_text(encoding="utf-8")
+    match = re.search(r'id="chat-config">(.*?)</script>', html, re.S)
+    assert match is not None
+    return match.group(1)
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
