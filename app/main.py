@@ -93,8 +93,10 @@ class ChatPage:
         if event.key != "Escape":
             return
         if self.current is not None:
+            event.preventDefault()  # used here: an embedding widget must not also close
             self.stop()
         elif self.editing is not None:
+            event.preventDefault()
             self.textarea.value = ""
             self._end_edit()
 
@@ -156,7 +158,23 @@ class ChatPage:
         turn = self.conversation.ask(question)
         view = self._add_view(question)
         self.scroll.jump()
-        self.current = asyncio.ensure_future(self._answer(turn, view))
+        task = self.current = asyncio.ensure_future(self._answer(turn, view))
+        task.add_done_callback(lambda done: self._stopped_before_start(done, turn, view))
+
+    def _stopped_before_start(
+        self, task: asyncio.Future[None], turn: Turn, view: AnswerView
+    ) -> None:
+        # A task cancelled before its first step never runs its own clean-up: Stop pressed
+        # right after sending must still end the answer as stopped, not leave it spinning.
+        if not task.cancelled() or view.state != "streaming":
+            return
+        turn.state = "stopped"
+        self._finish_view(view, turn, last=True)
+        self._announce("Answer stopped.")
+        if self.current is task:
+            self.current = None
+            self._busy(False)
+        self._save()
 
     def stop(self) -> None:
         if self.current is not None:
@@ -358,6 +376,14 @@ class _Progress:
         )
 
 
+def _stored_conversation() -> str | None:
+    try:
+        stored = js.sessionStorage.getItem(STORAGE_KEY)
+    except Exception:  # storage blocked (a cross-site iframe, strict privacy settings)
+        return None
+    return str(stored) if stored else None
+
+
 def start() -> ChatPage | None:
     try:
         config = load_config(str(query("#chat-config").textContent), str(js.location.search))
@@ -368,7 +394,7 @@ def start() -> ChatPage | None:
     # first answer's first frame is as quick as any other.
     render_markdown("# warm\n\n- *a* [1]\n\n```python\nx = 1\n```\n", {"1": "#warm"})
     page = ChatPage(config)
-    page.restore(js.sessionStorage.getItem(STORAGE_KEY))
+    page.restore(_stored_conversation())
     root.dataset.appState = "ready"
     question = js.window.streamchatTakePending()
     if question:

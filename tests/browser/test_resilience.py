@@ -133,3 +133,16 @@ def test_stop_ends_a_slow_answer_and_keeps_its_text(
     expect(next_answer.locator("[data-role=answer-body]")).not_to_have_text("")
     assert body.inner_text() == kept
     assert len(requests) == 1
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_stop_pressed_right_after_sending_still_ends_the_answer(
+    page: Page, server_url: str, transport: str
+) -> None:
+    open_with_fault(page, server_url, transport, "pace:0.2")
+    page.fill("textarea[name=question]", QUESTION)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    answer = page.locator("[data-role=answer]").first
+    expect(answer).to_have_attribute("data-state", "stopped")
+    expect(page.locator("button[data-action=send]")).to_be_visible()
