@@ -51,7 +51,7 @@ class ServerError:
     """The server's report that the answer failed; `retryable`: whether asking again may help."""
 
     message: str
-    retryable: bool
+    retryable: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, TypedDict
+
+# One definition of the wire protocol's messages for both ends: the page parses into these
+# same frozen dataclasses (app/protocol.py is pure Python and imports anywhere).
+from app.protocol import Citation, Citations, ServerError, Token
+
+__all__ = [
+    "DONE",
+    "AnswerEvent",
+    "Citation",
+    "Citations",
+    "Message",
+    "ServerError",
+    "Token",
+    "event_from_json",
+    "event_json",
+]
 
 
 class Message(TypedDict):
@@ -11,37 +26,6 @@ class Message(TypedDict):
 
     role: Literal["user", "assistant"]
     content: str
-
-
-@dataclass(frozen=True)
-class Token:
-    """A chunk of the answer's markdown, split anywhere."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Citation:
-    """A source that `[id]` markers in the answer's text refer to."""
-
-    id: str
-    title: str
-    url: str
-
-
-@dataclass(frozen=True)
-class Citations:
-    """The sources of the answer: at most one such event, after the last token."""
-
-    citations: tuple[Citation, ...]
-
-
-@dataclass(frozen=True)
-class ServerError:
-    """The answer failed on the server; `message` is shown to the user as it is."""
-
-    message: str
-    retryable: bool = False
 
 
 AnswerEvent = Token | Citations | ServerError
