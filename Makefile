@@ -71,7 +71,7 @@ dist: setup
 screenshots: setup chromium
 	$(PY) tools/screenshots.py
 
-bench: setup chromium
+bench: setup chromium redis
 	$(PY) bench/run.py
 
 clean:

@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench import backend, environment, memory, render, report, startup
+from bench import backend, environment, memory, render, report, scaling, startup
 from bench.common import ROOT, CpuWatch, log, server
 
 RESULTS = ROOT / "bench" / "results"
-PARTS = ("startup", "render", "memory", "backend")
+PARTS = ("startup", "render", "memory", "backend", "scaling")
 # The page's back end for start-up, render and memory: no pacing of its own (the render
 # benchmark paces with the `pace` fault), fault injection on for `echo`, and room for the
 # 20 KB answer asked as a question.
@@ -105,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results[part] = _watched(part, functools.partial(runs[part], page_server.url))
     if "backend" in args.parts:
         results["backend"] = _watched("backend", backend.run)
+    if "scaling" in args.parts:
+        results["scaling"] = _watched("scaling", scaling.run)
     results["duration_s"] = time.monotonic() - started
 
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,9 @@
-"""Scale-out measurement: N concurrent streams, one instance in memory vs two over Redis.
+"""Scale-out: N concurrent streams, one instance in memory vs two over Redis.
 
-    .venv/bin/python docs/scaling_bench.py [--streams 200] [--tokens 200] [--pace 0.02] [--rounds 3]
+Part of `make bench` (`run()`, 200 streams x 200 tokens, one round; results under "scaling"),
+and on its own, printing a table:
+
+    .venv/bin/python -m bench.scaling [--streams 200] [--tokens 200] [--pace 0.02] [--rounds 3]
 
 For each set-up (`memory`: one `python -m server`; `redis`: a fresh `redis-server` and two
 instances with `--store`, the streams spread over them in turn, as a load balancer would),
@@ -69,36 +72,61 @@ class Stream:
     ending: str = ""
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--streams", type=int, default=200)
-    parser.add_argument("--tokens", type=int, default=200)
-    parser.add_argument("--pace", type=float, default=0.02)
-    parser.add_argument("--rounds", type=int, default=3, help="the table shows the medians")
-    args = parser.parse_args()
-    question = ("Scale out. " * (args.tokens * 6 // 11 + 1))[: args.tokens * 6]
+STREAMS = 200
+TOKENS = 200
+PACE = 0.02
+ROUNDS = 1
+INCOMPLETE = "incomplete streams ended by"
+
+
+def run(
+    streams: int = STREAMS, tokens: int = TOKENS, pace: float = PACE, rounds: int = ROUNDS
+) -> dict[str, Any]:
+    """Every set-up, `rounds` times; per set-up the median of the rounds (JSON-able)."""
+    question = ("Scale out. " * (tokens * 6 // 11 + 1))[: tokens * 6]
     runs: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as directory:
         # Round by round, so that load from elsewhere on the machine spreads over all set-ups.
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             for name, flags, cross in SETUPS:
                 with _setup(Path(directory), flags, cross) as setup:
-                    figures = measure(setup, question, args.streams, args.pace)
+                    figures = measure(setup, question, streams, pace)
                 runs.setdefault(name, []).append(figures)
                 print(f"{name}: {figures}", file=sys.stderr)
+    return {
+        "streams": streams,
+        "tokens": tokens,
+        "pace_s": pace,
+        "rounds": rounds,
+        "setups": {name: _medians(figures) for name, figures in runs.items()},
+        "incomplete": {
+            name: dict(Counter(e for f in figures for e in f[INCOMPLETE]).most_common())
+            for name, figures in runs.items()
+        },
+        "runs": runs,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--streams", type=int, default=STREAMS)
+    parser.add_argument("--tokens", type=int, default=TOKENS)
+    parser.add_argument("--pace", type=float, default=PACE)
+    parser.add_argument("--rounds", type=int, default=3, help="the table shows the medians")
+    args = parser.parse_args()
+    result = run(args.streams, args.tokens, args.pace, args.rounds)
     print(f"\n{args.streams} streams x {args.tokens} tokens, {args.pace * 1000:.0f} ms apart,")
     print(f"median of {args.rounds} rounds\n")
-    rows = {name: _medians(figures) for name, figures in runs.items()}
+    rows: dict[str, dict[str, Any]] = result["setups"]
     names = list(dict.fromkeys(name for row in rows.values() for name in row))
     print("| figure | " + " | ".join(rows) + " |")
     print("|---|" + "---|" * len(rows))
     for name in names:
         print(f"| {name} | " + " | ".join(_show(row.get(name)) for row in rows.values()) + " |")
-    for name, figures in runs.items():
-        endings = [e for f in figures for e in f["incomplete streams ended by"]]
+    for name, endings in result["incomplete"].items():
         if endings:
             print(f"\n{name}, incomplete streams ended by:")
-            for ending, count in Counter(endings).most_common():
+            for ending, count in endings.items():
                 print(f"  {count} x {ending}")
 
 
@@ -125,9 +153,9 @@ def _setup(directory: Path, flags: tuple[str, ...] | None, cross: bool) -> Itera
 def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
     medians: dict[str, Any] = {}
     for name in runs[0]:
-        values = [run.get(name) for run in runs]
+        values = [run[name] for run in runs]
         numbers = [v for v in values if isinstance(v, int | float)]
-        if name == "incomplete streams ended by":
+        if name == INCOMPLETE:
             medians["incomplete streams"] = " + ".join(str(len(v)) for v in values)
         elif len(numbers) == len(values) and numbers:
             medians[name] = statistics.median(numbers)
@@ -174,7 +202,7 @@ async def _streams(
     ]
     tokens = sum(len(s.tokens) for s in results)
     figures: dict[str, Any] = {
-        "incomplete streams ended by": [s.ending for s in results if not s.done],
+        INCOMPLETE: [s.ending for s in results if not s.done],
         "wall time, s": elapsed,
         "extra gap p50, ms": _percentile(extra, 50),
         "extra gap p99, ms": _percentile(extra, 99),
