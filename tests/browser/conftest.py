@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,9 +49,16 @@ def server_url() -> Iterator[str]:
     """The reference back end, with its test-only fault injection switched on."""
     if not (ROOT / "static" / "vendor" / "pyodide" / "pyodide.mjs").exists():
         pytest.fail("static/vendor/ is missing: run `make setup` (or `make test`) first")
-    port = _free_port()
+    with running_backend("--faults") as url:
+        yield url
+
+
+@contextmanager
+def running_backend(*flags: str, port: int | None = None) -> Iterator[str]:
+    """`python -m server` on 127.0.0.1 with `flags` (pace 0.004 s); yields its base URL."""
+    port = port or _free_port()
     command = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--faults", "--pace", "0.004"]
+    command += ["--pace", "0.004", *flags]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}/"

@@ -8,18 +8,16 @@ event into one too, so a policy that is too strict fails the test.
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, Response, Route, expect
 
-from tests.browser.conftest import READY, ROOT, PageProblems, _free_port, _wait_until_healthy
+from tests.browser.conftest import READY, ROOT, PageProblems, _free_port, running_backend
 
 # tools/ holds scripts, not a package: mypy and this test both know tools/dist.py as `dist`.
 sys.path.insert(0, str(ROOT / "tools"))
@@ -35,21 +33,11 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
-@contextmanager
-def backend(cors_origin: str, port: int | None = None, *, faults: bool = False) -> Iterator[str]:
+def backend(
+    cors_origin: str, port: int | None = None, *, faults: bool = False
+) -> AbstractContextManager[str]:
     """The reference back end on 127.0.0.1, allowing `cors_origin`; yields its base URL."""
-    port = port or _free_port()
-    command = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--cors-origin", cors_origin, "--pace", "0.004"] + ["--faults"] * faults
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            _wait_until_healthy(url, process, log)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(10)
+    return running_backend("--cors-origin", cors_origin, *["--faults"] * faults, port=port)
 
 
 def origin(url: str) -> str:
