@@ -12,17 +12,23 @@ from typing import Literal, Protocol
 from urllib.parse import quote, urlencode
 
 from app.protocol import (
+    AnswerFailed,
     AnswerRefused,
     Citations,
+    Context,
     Done,
+    Finish,
     Message,
+    Ping,
     ProtocolError,
+    Reasoning,
     ServerError,
     ServerFailed,
     ServerUnreachable,
     StreamBroken,
     StreamError,
     Token,
+    Usage,
     parse_message,
 )
 from app.retry import RetryPolicy, is_retryable_status, retry_delay
@@ -38,6 +44,7 @@ __all__ = [
     "StreamRequest",
     "Transport",
     "TransportError",
+    "error_message",
     "get_url",
     "post_body",
     "stream_query",
@@ -61,11 +68,21 @@ class StreamRequest:
     rid: str
     history: tuple[HistoryItem, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()  # e.g. (("Authorization", "Bearer x"),)
+    #: The rid of the previous answer in this conversation: over GET, which has no body, the
+    #: back end finds the earlier turns from it.
+    parent: str = ""
+    #: Continue the answer `parent` (cut off by the model) rather than answer anew.
+    continuing: bool = False
 
 
 def get_url(request: StreamRequest, last_event_id: str = "") -> str:
-    """The EventSource URL: `endpoint?q=…&rid=…`, plus `&last_event_id=n` when resuming."""
+    """The EventSource URL: `endpoint?q=…&rid=…[&parent=…][&continue=1]`, plus
+    `&last_event_id=n` when resuming."""
     params = [("q", request.question), ("rid", request.rid)]
+    if request.parent:
+        params.append(("parent", request.parent))
+    if request.continuing:
+        params.append(("continue", "1"))
     if last_event_id:
         params.append(("last_event_id", last_event_id))
     query = urlencode(params, quote_via=quote)
@@ -80,9 +97,24 @@ def get_url(request: StreamRequest, last_event_id: str = "") -> str:
 
 
 def post_body(request: StreamRequest) -> str:
-    """The fetch transport's JSON body: `{"question", "rid", "history"}`."""
+    """The fetch transport's JSON body: `{"question", "rid", "history"[, "parent", "continue"]}`."""
     history = [{"role": item.role, "content": item.content} for item in request.history]
-    return json.dumps({"question": request.question, "rid": request.rid, "history": history})
+    body: dict[str, object] = {"question": request.question, "rid": request.rid, "history": history}
+    if request.parent:
+        body["parent"] = request.parent
+    if request.continuing:
+        body["continue"] = True
+    return json.dumps(body)
+
+
+def error_message(body: str) -> str:
+    """The reason in an error reply's JSON body (`{"error": "..."}`), or "" when it has none."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return ""
+    reason = document.get("error") if isinstance(document, dict) else None
+    return reason.strip()[:500] if isinstance(reason, str) else ""
 
 
 class TransportError(Exception):
@@ -100,13 +132,22 @@ class StreamDropped(TransportError):
 class HTTPStatus(TransportError):
     """A reply other than 200. Retried only for a 5xx, 408 or 429.
 
-    `retry_after` is the delay in seconds the server asked for (`Retry-After`), if any.
+    `retry_after` is the delay in seconds the server asked for (`Retry-After`), if any;
+    `message` the reason its body gave (a JSON `{"error": "..."}`), and `code` its kind.
     """
 
-    def __init__(self, status: int, retry_after: float | None = None) -> None:
-        super().__init__(f"HTTP {status}")
+    def __init__(
+        self,
+        status: int,
+        retry_after: float | None = None,
+        message: str = "",
+        code: str | None = None,
+    ) -> None:
+        super().__init__(f"HTTP {status}" + (f": {message}" if message else ""))
         self.status = status
         self.retry_after = retry_after
+        self.message = message
+        self.code = code
 
 
 class BadContentType(TransportError):
@@ -143,12 +184,20 @@ class Transport(Protocol):
 
 @dataclass(frozen=True)
 class Reconnecting:
-    """Yielded before waiting `delay` seconds for retry `attempt` of `max_attempts`."""
+    """Yielded before waiting `delay` seconds for retry `attempt` of `max_attempts`.
+
+    `message` is the server's own words when it said why (a busy model), else "".
+    """
 
     attempt: int
     max_attempts: int
     delay: float
     reason: str
+    message: str = ""
+
+
+#: Everything `stream_query` yields.
+Item = Token | Reasoning | Citations | Usage | Finish | Context | Ping | Done | Reconnecting
 
 
 async def stream_query(
@@ -162,8 +211,10 @@ async def stream_query(
     wait_for: Callable[
         [Awaitable[ServerSentEvent | None], float], Awaitable[ServerSentEvent | None]
     ] = asyncio.wait_for,
-) -> AsyncGenerator[Message | Reconnecting, None]:
-    """Yield the answer's messages (Token, Citations, then Done), with Reconnecting in between.
+) -> AsyncGenerator[Item, None]:
+    """Yield the answer's messages (Context, Reasoning, Token, Finish, Usage, Citations, then
+    Done), with Reconnecting in between, and Ping for each heartbeat: the back end is alive
+    and the model still working (every event, heartbeats included, restarts the stall watch).
 
     A dropped, stalled or failed (5xx, 408, 429, or an error event marked retryable)
     connection is reopened with the same request, resuming after the last event ID seen;
@@ -176,7 +227,7 @@ async def stream_query(
     """
     started = now()
     resume = _Resume()
-    answer_started = False  # some event of this answer arrived, so a failure is mid-answer
+    text_started = False  # some text of the answer was shown, so a failure is mid-answer
     retries = 0
     try:
         while True:
@@ -200,13 +251,13 @@ async def stream_query(
                         break
                     if event is None:
                         continue
-                    answer_started = True
                     message = _message_in(event)
                     if resume.is_resent(event.id, message):
                         continue
                     resume.note(event.id)
                     if message is None:
                         continue
+                    text_started = text_started or isinstance(message, Token | Reasoning)
                     if isinstance(message, Done):
                         # Closed before yielding: a consumer that stops at Done without
                         # closing this generator must not leave the connection open.
@@ -216,8 +267,13 @@ async def stream_query(
                         return
                     if isinstance(message, ServerError):
                         if not message.retryable:
-                            raise AnswerRefused(message.message)
-                        failure = _Failure("server_error", f"server error: {message.message}")
+                            raise AnswerFailed(message, retries + 1)
+                        failure = _Failure(
+                            "server_error",
+                            f"server error: {message.message}",
+                            retry_after=message.retry_after,
+                            error=message,
+                        )
                         break
                     yield message
             finally:
@@ -226,7 +282,7 @@ async def stream_query(
                 # Ends a connection that is still open, after a stall or a retryable error.
                 await transport.close()
             if retries >= policy.max_retries:
-                raise _give_up(failure, answer_started, retries + 1, now() - started)
+                raise _give_up(failure, text_started, retries + 1, now() - started)
             retries += 1
             delay = retry_delay(
                 policy,
@@ -235,7 +291,8 @@ async def stream_query(
                 server_retry_ms=transport.retry_ms,
                 retry_after=failure.retry_after,
             )
-            yield Reconnecting(retries, policy.max_retries, delay, failure.reason)
+            words = failure.error.message if failure.error is not None else ""
+            yield Reconnecting(retries, policy.max_retries, delay, failure.reason, words)
             await sleep(delay)
     finally:
         await transport.close()
@@ -253,6 +310,7 @@ class _Failure:
     status: int | None = None
     retry_after: float | None = None
     transport_ended: bool = False
+    error: ServerError | None = None  # the server's own report, when it sent one
 
 
 class _Resume:
@@ -269,14 +327,15 @@ class _Resume:
     def is_resent(self, event_id: str, message: Message | None) -> bool:
         """Whether this event was received before, judged by its numeric id.
 
-        Only text (tokens, citations) is judged: a `[DONE]` or an error with no `id:` line
+        Only content (text, reasoning, citations…) is judged: a `[DONE]`, a heartbeat or an
+        error with no `id:` line
         of its own carries the previous event's id, and must never be dropped. For the same
         reason an event whose id equals the previous one on this connection is not a resend.
         """
         previous, self._previous_id = self._previous_id, event_id
         number = _sequence_number(event_id)
         return (
-            isinstance(message, Token | Citations)
+            isinstance(message, Token | Reasoning | Citations | Usage | Finish | Context)
             and number is not None
             and self._highest is not None
             and number <= self._highest
@@ -320,6 +379,10 @@ def _failure_from(error: TransportError, *, transport_ended: bool) -> _Failure:
         if status == 204:
             raise AnswerRefused("it had no answer to send (HTTP 204)") from error
         if 400 <= status <= 499:
+            if error.message:
+                # The server said why, in words meant for people: show them as they are.
+                refusal = ServerError(error.message, code=error.code or "bad-request")
+                raise AnswerFailed(refusal, 1) from error
             raise AnswerRefused(_status_text(status)) from error
         raise ServerFailed(status, f"unexpected {_status_text(status)}") from error
     if isinstance(error, BadContentType):
@@ -327,15 +390,15 @@ def _failure_from(error: TransportError, *, transport_ended: bool) -> _Failure:
     return _Failure("dropped", f"transport error: {error!r}", transport_ended=transport_ended)
 
 
-def _give_up(failure: _Failure, answer_started: bool, attempts: int, elapsed: float) -> StreamError:
+def _give_up(failure: _Failure, text_started: bool, attempts: int, elapsed: float) -> StreamError:
     detail = f"gave up after {attempts} attempts in {elapsed:.1f} s; last: {failure.reason}"
+    if failure.error is not None:
+        return AnswerFailed(failure.error, attempts)
     if failure.kind == "status":
         return ServerFailed(failure.status, detail)
-    if failure.kind == "server_error":
-        return ServerFailed(None, detail)
-    if failure.kind == "unreachable" and not answer_started:
+    if failure.kind == "unreachable" and not text_started:
         return ServerUnreachable(detail)
-    return StreamBroken(detail)
+    return StreamBroken(detail, mid_answer=text_started)
 
 
 def _status_text(status: int) -> str:

@@ -22,6 +22,8 @@ class Config:
     endpoint: str = "api/chat"
     transport: Transport = "eventsource"
     stall_timeout: float = 30.0
+    #: The back end's `--max-question-chars`: the page counts down to it and refuses longer.
+    max_question_chars: int = 4000
     # Benchmark-only switches (bench/): `?render=naive` re-renders the whole answer on every
     # token, with no frame batching, as the baseline; `?measure=1` wraps every DOM update in
     # performance marks ("answer-update" measures).
@@ -41,12 +43,24 @@ def load_config(page_json: str, query: str) -> Config:
     endpoint = params.get("endpoint", page.get("endpoint", Config.endpoint))
     transport = params.get("transport", page.get("transport", Config.transport))
     stall_timeout = page.get("stallTimeout", Config.stall_timeout)
+    if "stallTimeout" in params:  # tests: a silence longer than the stall timeout, quickly
+        try:
+            stall_timeout = float(params["stallTimeout"])
+        except ValueError:
+            raise ConfigError("stallTimeout must be a positive number of seconds.") from None
     if not isinstance(endpoint, str) or not endpoint.strip():
         raise ConfigError("no endpoint is configured for the chat back end.")
     if transport not in TRANSPORTS:
         raise ConfigError(f"unknown transport {transport!r}: use 'eventsource' or 'fetch'.")
     if not isinstance(stall_timeout, int | float) or stall_timeout <= 0:
         raise ConfigError("stallTimeout must be a positive number of seconds.")
+    max_question_chars = page.get("maxQuestionChars", Config.max_question_chars)
+    if (
+        not isinstance(max_question_chars, int)
+        or isinstance(max_question_chars, bool)
+        or max_question_chars < 1
+    ):
+        raise ConfigError("maxQuestionChars must be a positive whole number.")
     render = params.get("render", Config.render)
     if render not in RENDER_MODES:
         raise ConfigError(f"unknown render mode {render!r}: use 'incremental' or 'naive'.")
@@ -54,6 +68,7 @@ def load_config(page_json: str, query: str) -> Config:
         endpoint=endpoint.strip(),
         transport=transport,
         stall_timeout=float(stall_timeout),
+        max_question_chars=max_question_chars,
         render=render,
         measure=params.get("measure") == "1",
     )

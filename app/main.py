@@ -20,13 +20,28 @@ from app.chat import (
     Conversation,
     Turn,
     completion_status,
+    context_text,
     progress_text,
+    question_limit_text,
     reconnect_status,
     speed_text,
+    thought_text,
+    usage_text,
 )
-from app.client import Reconnecting, StreamRequest, stream_query
+from app.client import HistoryItem, Reconnecting, StreamRequest, stream_query
 from app.config import Config, ConfigError, load_config
-from app.protocol import Citation, Citations, Done, StreamError, Token
+from app.protocol import (
+    Citation,
+    Citations,
+    Context,
+    Done,
+    Finish,
+    Ping,
+    Reasoning,
+    StreamError,
+    Token,
+    Usage,
+)
 from app.render import render_markdown
 from app.retry import RetryPolicy
 from app.stream_render import StreamRenderer
@@ -51,6 +66,7 @@ class ChatPage:
         self.answers = query("[data-role=answers]")
         self.status = query("[data-role=status]")
         self.pending_note = query("[data-role=pending]")
+        self.counter = query("[data-role=counter]")
         self.scroll = ScrollFollower(query("#conversation"), query("[data-action=jump-to-latest]"))
         self.current: asyncio.Task[None] | None = None
         self.current_rid = ""
@@ -59,6 +75,7 @@ class ChatPage:
         self._proxies = [
             self._listen(self.form, "submit", self._on_submit),
             self._listen(self.textarea, "keydown", self._on_keydown),
+            self._listen(self.textarea, "input", lambda _e: self._count_question()),
             self._listen(self.stop_button, "click", lambda _e: self.stop()),
             self._listen(self.clear_button, "click", lambda _e: self.clear()),
             self._listen(js.document, "keydown", self._on_document_key),
@@ -78,7 +95,17 @@ class ChatPage:
         question = str(self.textarea.value).strip()
         if not question or self.current is not None:
             return
+        limit = self.config.max_question_chars
+        if len(question) > limit:
+            # Caught here rather than sent to be refused: the text stays in the box to shorten.
+            self._count_question()
+            self._announce(
+                f"The question is {len(question):,} characters long; the limit is {limit:,}."
+                " Please shorten it."
+            )
+            return
         self.textarea.value = ""
+        self._count_question()
         if self.editing is not None:
             self._truncate(self.editing)
             self._end_edit()
@@ -100,9 +127,17 @@ class ChatPage:
             self.textarea.value = ""
             self._end_edit()
 
+    def _count_question(self) -> None:
+        length = len(str(self.textarea.value).strip())
+        text = question_limit_text(length, self.config.max_question_chars)
+        self.counter.textContent = text
+        self.counter.hidden = not text
+        self.counter.classList.toggle("over", length > self.config.max_question_chars)
+
     def _on_answer_click(self, event: Any) -> None:
-        button = event.target.closest("button[data-action]")
-        if button is None:
+        # closest() returns JS null, not None, when nothing matches (a click on plain text).
+        button = event.target.closest("button[data-action]") if event.target else None
+        if not button:
             return
         action = str(button.dataset.action)
         if action == "copy-code":
@@ -114,6 +149,8 @@ class ChatPage:
             return
         if action == "copy-answer":
             self._copy(self.conversation.turns[index].answer, button)
+        elif action == "continue" and self.current is None:
+            self.resume_cut_off(index)
         elif action in ("regenerate", "retry") and self.current is None:
             question = self.conversation.turns[index].question
             self._truncate(index)
@@ -155,10 +192,22 @@ class ChatPage:
     def ask(self, question: str) -> None:
         if self.views:
             self.views[-1].hide_regenerate()
+            self.views[-1].hide_continue()
         turn = self.conversation.ask(question)
         view = self._add_view(question)
         self.scroll.jump()
-        task = self.current = asyncio.ensure_future(self._answer(turn, view))
+        self._start_answer(turn, view, continuing=False)
+
+    def resume_cut_off(self, index: int) -> None:
+        """Continue: the model goes on with the answer it cut off, appended to the same one."""
+        turn, view = self.conversation.turns[index], self.views[index]
+        turn.finish, turn.state, turn.usage = "", "streaming", None
+        view.reset_footer()
+        view.set_state("streaming")
+        self._start_answer(turn, view, continuing=True)
+
+    def _start_answer(self, turn: Turn, view: AnswerView, *, continuing: bool) -> None:
+        task = self.current = asyncio.ensure_future(self._answer(turn, view, continuing))
         task.add_done_callback(lambda done: self._stopped_before_start(done, turn, view))
 
     def _stopped_before_start(
@@ -194,6 +243,11 @@ class ChatPage:
         self.conversation = Conversation.loads(stored)
         for index, turn in enumerate(self.conversation.turns):
             view = self._add_view(turn.question)
+            if turn.note:
+                view.show_note(turn.note)
+            if turn.reasoning:
+                view.reasoning_box().apply(StreamRenderer().feed(turn.reasoning))
+                view.end_reasoning(thought_text(turn.thought_for), collapse=True)
             renderer = StreamRenderer()
             view.apply(renderer.feed(turn.answer))
             view.apply(renderer.finish({c.id: view.source_anchor(c.id) for c in turn.citations}))
@@ -211,10 +265,16 @@ class ChatPage:
             view.show_citations(turn.citations)
         view.set_state(turn.state)
         if turn.state == "error":
-            view.show_alert(turn.error)
+            view.show_alert(turn.error, retry=turn.retryable)
         elif turn.state == "stopped":
             view.set_meta("Stopped.")
-        view.show_actions(can_regenerate=last)
+        elif turn.cut_off_text:
+            view.show_finish(turn.finish, turn.cut_off_text, can_continue=last)
+        if turn.usage is not None:
+            view.show_usage(turn.usage, usage_text(turn.usage))
+        # An answer that failed offers Retry in its alert: a Regenerate beside it would be
+        # the same action twice.
+        view.show_actions(can_regenerate=last and turn.state != "error")
 
     def _truncate(self, index: int) -> None:
         self.conversation.truncate(index)
@@ -247,23 +307,44 @@ class ChatPage:
 
     # One answer ---------------------------------------------------------------
 
-    async def _answer(self, turn: Turn, view: AnswerView) -> None:
-        rid = self.current_rid = secrets.token_urlsafe(12)
-        request = StreamRequest(
+    def _request(self, turn: Turn, rid: str, continuing: bool) -> StreamRequest:
+        history: tuple[HistoryItem, ...] = ()
+        if self.config.transport == "fetch":
+            history = self.conversation.history(turn)
+            if continuing:
+                history += (
+                    HistoryItem("user", turn.question),
+                    HistoryItem("assistant", turn.answer),
+                )
+        return StreamRequest(
             endpoint=self.config.endpoint,
             question=turn.question,
             rid=rid,
-            history=self.conversation.history(turn) if self.config.transport == "fetch" else (),
+            history=history,
+            # Over EventSource the back end finds the earlier turns from the previous answer.
+            parent=turn.rid if continuing else self.conversation.parent(turn),
+            continuing=continuing,
         )
+
+    async def _answer(self, turn: Turn, view: AnswerView, continuing: bool = False) -> None:
+        rid = self.current_rid = secrets.token_urlsafe(12)
+        request = self._request(turn, rid, continuing)
+        turn.rid = rid
         transport = FetchTransport() if self.config.transport == "fetch" else EventSourceTransport()
         sink_type = NaiveSink if self.config.render == "naive" else IncrementalSink
-        sink = sink_type(view, measure=self.config.measure, on_change=self.scroll.content_changed)
+        sink = sink_type(
+            view.box,
+            measure=self.config.measure,
+            on_change=self.scroll.content_changed,
+            initial=turn.answer if continuing else "",
+        )
         progress = _Progress(time.monotonic())
+        thinking = _Thinking(view, turn, self.scroll.content_changed)
         ticker = asyncio.ensure_future(self._tick(view, progress))
-        citations: tuple[Citation, ...] = ()
+        citations: tuple[Citation, ...] = turn.citations if continuing else ()
         self._busy(True)
         view.set_meta("Connecting…")
-        self._announce("Answering…")
+        self._announce("Continuing the answer…" if continuing else "Answering…")
         try:
             async for item in stream_query(
                 request,
@@ -273,22 +354,39 @@ class ChatPage:
                 rng=random.random,
                 now=time.monotonic,
             ):
+                now = time.monotonic()
                 if isinstance(item, Token):
-                    progress.token(time.monotonic())
+                    progress.token(now)
+                    thinking.end(now, collapse=True)
                     turn.answer += item.text  # kept current, so a reload keeps it too
                     sink.add(item.text)
+                elif isinstance(item, Reasoning):
+                    progress.thinking(now)
+                    thinking.add(item.text, now)
+                elif isinstance(item, Ping):
+                    progress.alive = True
+                elif isinstance(item, Usage):
+                    turn.usage = item
+                elif isinstance(item, Finish):
+                    turn.finish = item.reason
+                elif isinstance(item, Context):
+                    turn.note = context_text(item)
+                    if turn.note:
+                        view.show_note(turn.note)
+                        self._announce(turn.note)
                 elif isinstance(item, Citations):
                     citations = item.citations
                 elif isinstance(item, Reconnecting):
-                    progress.reconnecting = reconnect_status(item.attempt, item.max_attempts)
-                    view.set_meta(progress.reconnecting)
-                    self._announce(progress.reconnecting)
+                    progress.retry(item, now)
+                    status = progress.retry_text(now)
+                    view.set_meta(status)
+                    self._announce(status)
                 elif isinstance(item, Done):
                     break
             ticker.cancel()
             sink.finish({c.id: view.source_anchor(c.id) for c in citations})
             turn.citations, turn.state = citations, "done"
-            self._announce(completion_status(len(citations)))
+            self._announce(turn.cut_off_text or completion_status(len(citations)))
         except asyncio.CancelledError:
             ticker.cancel()
             sink.finish()
@@ -296,7 +394,7 @@ class ChatPage:
             self._announce("Answer stopped.")
         except StreamError as error:
             ticker.cancel()
-            self._fail(turn, view, sink, error.user_message)
+            self._fail(turn, view, sink, error.user_message, retryable=error.retry_may_help)
         except Exception as error:
             # A bug in the page must not leave an answer spinning: keep the text, say so.
             ticker.cancel()
@@ -305,6 +403,7 @@ class ChatPage:
         finally:
             turn.answer = sink.text
             sink.close()
+            thinking.close(time.monotonic())
             if turn.state not in ("done", "error"):
                 turn.state = "stopped"
             self._finish_view(view, turn, last=True)
@@ -315,9 +414,11 @@ class ChatPage:
             self._busy(False)
             self._save()
 
-    def _fail(self, turn: Turn, view: AnswerView, sink: Sink, message: str) -> None:
+    def _fail(
+        self, turn: Turn, view: AnswerView, sink: Sink, message: str, *, retryable: bool = True
+    ) -> None:
         sink.finish()
-        turn.state, turn.error = "error", message
+        turn.state, turn.error, turn.retryable = "error", message, retryable
         view.set_meta("")
         self._announce(message)
 
@@ -327,12 +428,16 @@ class ChatPage:
         while True:
             await asyncio.sleep(1.0)
             now = time.monotonic()
-            if progress.reconnecting and progress.first_token_at is None:
+            if progress.retrying is not None:
+                view.set_meta(progress.retry_text(now))
                 continue
             view.set_meta(progress.text(now))
             if not announced and progress.waiting_for(now) >= STILL_WAITING_AFTER:
                 announced = True
-                self._announce("Still waiting for the server…")
+                if progress.alive or progress.thinking_since is not None:
+                    self._announce("The model is still working on it…")
+                else:
+                    self._announce("Still waiting for the server…")
 
     def _busy(self, busy: bool) -> None:
         self.stop_button.hidden = not busy
@@ -352,20 +457,45 @@ class _Progress:
         self.first_token_at: float | None = None
         self.last_token_at: float | None = None
         self.tokens = 0
-        self.reconnecting = ""
+        self.alive = False  # a heartbeat came: the back end is there, the model working
+        self.thinking_since: float | None = None
+        self.retrying: Reconnecting | None = None
+        self._retry_at = 0.0
 
     def token(self, now: float) -> None:
         if self.first_token_at is None:
             self.first_token_at = now
         self.last_token_at = now
         self.tokens += 1
-        self.reconnecting = ""
+        self.retrying = None
+
+    def thinking(self, now: float) -> None:
+        if self.thinking_since is None:
+            self.thinking_since = now
+        self.retrying = None
+
+    def retry(self, item: Reconnecting, now: float) -> None:
+        self.retrying, self._retry_at = item, now + item.delay
+
+    def retry_text(self, now: float) -> str:
+        item = self.retrying
+        if item is None:
+            return ""
+        left = self._retry_at - now if item.message else None
+        return reconnect_status(item.attempt, item.max_attempts, left, item.message)
 
     def waiting_for(self, now: float) -> float:
         return now - self.started if self.first_token_at is None else 0.0
 
     def text(self, now: float) -> str:
-        return progress_text(now, self.started, self.first_token_at, self.tokens)
+        return progress_text(
+            now,
+            self.started,
+            self.first_token_at,
+            self.tokens,
+            alive=self.alive,
+            thinking_since=self.thinking_since,
+        )
 
     def summary(self, now: float) -> str:
         if self.first_token_at is None:
@@ -374,6 +504,41 @@ class _Progress:
         return speed_text(
             self.first_token_at - self.started, self.tokens, end - self.first_token_at
         )
+
+
+class _Thinking:
+    """The answer's "Thinking" section: streams live, then folds away when the answer starts."""
+
+    def __init__(self, view: AnswerView, turn: Turn, on_change: Any) -> None:
+        self._view = view
+        self._turn = turn
+        self._on_change = on_change
+        self._sink: IncrementalSink | None = None
+        self._started: float | None = None
+        self._ended = False
+
+    def add(self, text: str, now: float) -> None:
+        if self._sink is None:
+            self._started = now
+            self._sink = IncrementalSink(
+                self._view.reasoning_box(), on_change=self._on_change, initial=self._turn.reasoning
+            )
+        self._turn.reasoning += text
+        self._sink.add(text)
+
+    def end(self, now: float, *, collapse: bool) -> None:
+        """The model stopped thinking (its answer began, or the answer ended)."""
+        if self._sink is None or self._ended or self._started is None:
+            return
+        self._ended = True
+        self._sink.finish()
+        self._turn.thought_for = now - self._started
+        self._view.end_reasoning(thought_text(self._turn.thought_for), collapse=collapse)
+
+    def close(self, now: float) -> None:
+        self.end(now, collapse=False)
+        if self._sink is not None:
+            self._sink.close()
 
 
 def _stored_conversation() -> str | None:

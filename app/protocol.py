@@ -7,18 +7,24 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "AnswerFailed",
     "AnswerRefused",
     "Citation",
     "Citations",
+    "Context",
     "Done",
+    "Finish",
     "Message",
+    "Ping",
     "ProtocolError",
+    "Reasoning",
     "ServerError",
     "ServerFailed",
     "ServerUnreachable",
     "StreamBroken",
     "StreamError",
     "Token",
+    "Usage",
     "parse_message",
 ]
 
@@ -47,11 +53,68 @@ class Citations:
 
 
 @dataclass(frozen=True)
+class Reasoning:
+    """A chunk of the model's reasoning ("thinking"), shown apart from the answer, never in it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens the model counted for this answer, as far as the back end was told them."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+
+#: Why the model stopped, when it was not because the answer was complete.
+FinishReason = str  # "length" | "content-filter" (others may come; treat them as "stop")
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The model stopped early: `length` (its token limit) or `content-filter`."""
+
+    reason: FinishReason
+
+
+@dataclass(frozen=True)
+class Context:
+    """What of the conversation the model was given, sent first when it was not everything.
+
+    `dropped_turns` earlier turns were left out to keep within the back end's limits;
+    `missing` says the back end no longer had the earlier turns at all (they expired).
+    """
+
+    kept_turns: int
+    dropped_turns: int = 0
+    missing: bool = False
+
+
+@dataclass(frozen=True)
+class Ping:
+    """A heartbeat: the back end is alive and the model is still working."""
+
+
+@dataclass(frozen=True)
 class ServerError:
-    """The server's report that the answer failed; `retryable`: whether asking again may help."""
+    """The server's report that the answer failed; `retryable`: whether asking again may help.
+
+    `retry_after`: seconds to wait before asking again (an upstream's `Retry-After`).
+    `code`: what kind of failure, for the page to offer the right way out: `context-length`
+    (the conversation is too long: a new chat helps), `auth`, `rate-limit`, `bad-request`,
+    `too-long` (the question); None when unknown.
+    """
 
     message: str
     retryable: bool = False
+    retry_after: float | None = None
+    code: str | None = None
+
+
+#: Error codes for which asking the same question again cannot help.
+HOPELESS_CODES = frozenset({"auth", "bad-request", "context-length", "too-long"})
 
 
 @dataclass(frozen=True)
@@ -59,7 +122,7 @@ class Done:
     """The `[DONE]` sentinel: the answer is complete."""
 
 
-Message = Token | Citations | ServerError | Done
+Message = Token | Reasoning | Citations | Usage | Finish | Context | Ping | ServerError | Done
 
 
 def parse_message(data: str) -> Message | None:
@@ -87,7 +150,33 @@ def parse_message(data: str) -> Message | None:
         retryable = payload.get("retryable", False)
         if not isinstance(retryable, bool):
             raise ProtocolError(f"error.retryable is not a boolean: {retryable!r}")
-        return ServerError(_text(payload, "message", kind), retryable)
+        retry_after = _count(payload, "retry_after", kind, number=True)
+        code = payload.get("code")
+        return ServerError(
+            _text(payload, "message", kind),
+            retryable,
+            float(retry_after) if retry_after is not None else None,
+            code if isinstance(code, str) else None,
+        )
+    if kind == "reasoning":
+        return Reasoning(_text(payload, "text", kind))
+    if kind == "usage":
+        return Usage(
+            _count(payload, "prompt_tokens", kind),
+            _count(payload, "completion_tokens", kind),
+            _count(payload, "reasoning_tokens", kind),
+        )
+    if kind == "finish":
+        return Finish(_text(payload, "reason", kind))
+    if kind == "context":
+        missing = payload.get("missing", False)
+        return Context(
+            _count(payload, "kept_turns", kind) or 0,
+            _count(payload, "dropped_turns", kind) or 0,
+            missing is True,
+        )
+    if kind == "ping":
+        return Ping()
     # The contract lets the back end add message types; older pages skip them.
     return None
 
@@ -100,6 +189,8 @@ class StreamError(Exception):
     """
 
     user_message: str = "Something went wrong while getting the answer."
+    #: Whether asking the same question again may succeed (the page then offers Retry).
+    retry_may_help: bool = True
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(detail or self.user_message)
@@ -134,9 +225,28 @@ class StreamBroken(StreamError):
 
     user_message = "The connection dropped in the middle of the answer and could not be resumed."
 
+    def __init__(self, detail: str = "", *, mid_answer: bool = True) -> None:
+        if not mid_answer:
+            self.user_message = (
+                "The connection to the server kept dropping before the answer began."
+            )
+        super().__init__(detail)
+
+
+class AnswerFailed(StreamError):
+    """The server said the answer failed, in its own words, and retrying did not help."""
+
+    def __init__(self, error: ServerError, attempts: int) -> None:
+        self.error = error
+        self.user_message = error.message
+        self.retry_may_help = error.code not in HOPELESS_CODES
+        super().__init__(f"{error.message} (after {attempts} attempts)")
+
 
 class AnswerRefused(StreamError):
     """The server will not answer this question; asking again the same way will not help."""
+
+    retry_may_help = False
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
@@ -149,6 +259,17 @@ def _text(payload: dict[str, Any], name: str, where: str) -> str:
     value = payload.get(name)
     if not isinstance(value, str):
         raise ProtocolError(f"{where}.{name} is not a string: {value!r}")
+    return value
+
+
+def _count(payload: dict[str, Any], name: str, where: str, *, number: bool = False) -> Any:
+    """An optional non-negative count (an int, or with `number` any real), else None."""
+    value = payload.get(name)
+    if value is None:
+        return None
+    allowed = isinstance(value, int | float) if number else isinstance(value, int)
+    if isinstance(value, bool) or not allowed or value < 0:
+        raise ProtocolError(f"{where}.{name} is not a non-negative number: {value!r}")
     return value
 
 

@@ -41,6 +41,57 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="VAR",
         help="environment variable holding the upstream API key (default: OPENAI_API_KEY)",
     )
+    prompt = parser.add_mutually_exclusive_group()
+    prompt.add_argument(
+        "--system-prompt", metavar="TEXT", help="system message sent first with every question"
+    )
+    prompt.add_argument(
+        "--system-prompt-file",
+        type=Path,
+        metavar="PATH",
+        help="read the system message from this UTF-8 file",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        metavar="T",
+        help="the model's sampling temperature, 0 to 2 (default: the model's own)",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        metavar="N",
+        help="tokens the model may write per answer at most (default: the model's own)",
+    )
+    parser.add_argument(
+        "--history-turns",
+        type=int,
+        default=20,
+        metavar="N",
+        help="earlier turns given to the model at most; older ones are dropped first (default: 20)",
+    )
+    parser.add_argument(
+        "--history-chars",
+        type=int,
+        default=24_000,
+        metavar="N",
+        help="characters of earlier turns given to the model at most (default: 24000)",
+    )
+    parser.add_argument(
+        "--history-ttl",
+        type=float,
+        default=86_400.0,
+        metavar="S",
+        help="seconds the server keeps a conversation's turns for follow-up questions"
+        " (default: 86400)",
+    )
+    parser.add_argument(
+        "--ping-interval",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds of silence after which a heartbeat event is sent (default: 5)",
+    )
     parser.add_argument(
         "--faults", action="store_true", help="honour the `fault` query parameter (tests only)"
     )
@@ -86,6 +137,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--lease-seconds must be 0.5 to 60")
     if not 0 <= args.flush_ms <= 1000:
         parser.error("--flush-ms must be 0 to 1000")
+    if args.temperature is not None and not 0 <= args.temperature <= 2:
+        parser.error("--temperature must be 0 to 2")
+    if args.max_tokens is not None and args.max_tokens < 1:
+        parser.error("--max-tokens must be positive")
+    if args.history_turns < 0:
+        parser.error("--history-turns must not be negative")
+    if args.history_chars < 0:
+        parser.error("--history-chars must not be negative")
+    if not args.history_ttl > 0:
+        parser.error("--history-ttl must be positive")
+    if not 0.2 <= args.ping_interval <= 60:
+        parser.error("--ping-interval must be 0.2 to 60")
+    if args.system_prompt_file is not None:
+        try:
+            args.system_prompt = args.system_prompt_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            parser.error(f"cannot read --system-prompt-file: {error}")
+    # A prompt of nothing but blank lines is no prompt (an empty file, say).
+    args.system_prompt = (args.system_prompt or "").strip() or None
     return args
 
 
@@ -104,6 +174,13 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = Non
         upstream_url=args.upstream,
         model=args.model,
         api_key=environ.get(args.api_key_env) or None,
+        system_prompt=args.system_prompt,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        history_turns=args.history_turns,
+        history_chars=args.history_chars,
+        history_ttl=args.history_ttl,
+        ping_interval=args.ping_interval,
     )
 
 

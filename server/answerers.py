@@ -17,9 +17,14 @@ class Answerer(Protocol):
 
     The iterator is pulled one event at a time and may be abandoned at any await; when it is
     an async generator the store `aclose()`s it, so its `finally` blocks release what it holds.
+
+    `history` is the earlier turns the model is given (already bounded). With `continuing`,
+    it ends with the assistant's partial answer to `question`, which the answerer continues.
     """
 
-    def answer(self, question: str, history: Sequence[Message]) -> AsyncIterator[AnswerEvent]: ...
+    def answer(
+        self, question: str, history: Sequence[Message], *, continuing: bool = False
+    ) -> AsyncIterator[AnswerEvent]: ...
 
 
 async def aclose(source: AsyncIterator[object]) -> None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 
 from server.answerers import aclose
-from server.events import AnswerEvent, ServerError, Token
+from server.events import AnswerEvent, Reasoning, ServerError, Token
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class Answer:
 
     @property
     def has_text(self) -> bool:
-        return any(isinstance(event, Token) for event in self.events)
+        return any(isinstance(event, Token | Reasoning) for event in self.events)
 
     def restart(self, source: AsyncIterator[AnswerEvent]) -> None:
         """Generates the answer again after a retryable failure that produced no text yet.

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.answerers import Answerer
+from server.answerers import Answerer, aclose
 from server.answers import AnswerConflict, Outcome, StoreFull
 from server.chat_request import BadRequest, ChatRequest, Limits, from_body, from_query, parse_rid
 from server.events import AnswerEvent, ServerError
@@ -44,6 +44,8 @@ from server.store import (
     open_store,
 )
 from server.streaming import EventStreamResponse, answer_frames, single_event_frames
+from server.turns import Limits as HistoryLimits
+from server.turns import TurnRecord, bounded, chain, recorded, turns_from_messages
 from server.upstream import UpstreamAnswerer
 
 log = logging.getLogger(__name__)
@@ -127,6 +129,7 @@ class ChatEndpoint:
         self.store = store
         self.fault_log = fault_log
         self.limits = Limits(settings.max_question_chars, settings.max_history_messages)
+        self.history_limits = HistoryLimits(settings.history_turns, settings.history_chars)
 
     async def get(self, request: Request) -> Response:
         try:
@@ -134,6 +137,10 @@ class ChatEndpoint:
                 request.query_params, request.headers.get("last-event-id"), self.limits
             )
         except BadRequest as error:
+            if "text/event-stream" in request.headers.get("accept", ""):
+                # A native EventSource cannot read a 400's body: say it in the stream instead,
+                # where the page shows it (a question over the length limit, say).
+                return self._single_event(ServerError(str(error), code=error.code))
             return _error(400, str(error))
         return await self.stream(chat)
 
@@ -146,7 +153,7 @@ class ChatEndpoint:
                 self.limits,
             )
         except BadRequest as error:
-            return _error(400, str(error))
+            return _error(400, str(error), {"X-Error-Code": error.code})
         return await self.stream(chat)
 
     async def delete(self, request: Request) -> Response:
@@ -222,11 +229,43 @@ class ChatEndpoint:
         return EventStreamResponse(frames)
 
     def _start(self, chat: ChatRequest, plan: FaultPlan) -> AsyncIterator[AnswerEvent]:
-        if plan.echo is not None:
-            source = echo(chat.question, plan.echo)
+        source = self._answer(chat) if plan.echo is None else echo(chat.question, plan.echo)
+
+        async def save(answer: str) -> None:
+            record = TurnRecord(chat.question, answer, chat.parent, chat.continuing)
+            try:
+                await self.store.save_turn(chat.rid, record)
+            except StoreUnavailable:
+                log.warning("could not keep the turn of answer %s for follow-ups", chat.rid)
+
+        return faulty_source(plan, recorded(source, save), self.settings.sleep)
+
+    async def _answer(self, chat: ChatRequest) -> AsyncIterator[AnswerEvent]:
+        """The answerer's events for `chat`, given the conversation so far (bounded)."""
+        if chat.history:
+            turns, missing = turns_from_messages(chat.history), False
         else:
-            source = self.answerer.answer(chat.question, list(chat.history))
-        return faulty_source(plan, source, self.settings.sleep)
+            turns, missing = await chain(self.store, chat.parent)
+        partial = turns.pop() if chat.continuing and turns else None
+        history = bounded(turns, self.history_limits, missing=missing)
+        context = history.context_event()
+        if context is not None:
+            yield context
+        messages = history.messages()
+        if chat.continuing:
+            answered = partial.answer if partial is not None else ""
+            messages += [
+                {"role": "user", "content": chat.question},
+                {"role": "assistant", "content": answered},
+            ]
+            source = self.answerer.answer(chat.question, messages, continuing=True)
+        else:
+            source = self.answerer.answer(chat.question, messages)
+        try:
+            async for event in source:
+                yield event
+        finally:
+            await aclose(source)
 
     def _single_event(self, error: ServerError) -> Response:
         # Said in the stream, where the page shows it, rather than as a bare HTTP status.
@@ -242,7 +281,13 @@ def _answerer(settings: Settings) -> tuple[httpx.AsyncClient | None, Answerer]:
         # Generous read timeout: a model may think for a while before its first token.
         client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=120.0))
         return client, UpstreamAnswerer(
-            settings.upstream_url, settings.model, settings.api_key, client
+            settings.upstream_url,
+            settings.model,
+            settings.api_key,
+            client,
+            system_prompt=settings.system_prompt,
+            temperature=settings.temperature,
+            max_tokens=settings.max_tokens,
         )
     return None, RetrievalAnswerer(pace=settings.pace, sleep=settings.sleep)
 

@@ -14,7 +14,14 @@ _EVENT_ID = re.compile(r"[0-9]{1,9}")
 
 
 class BadRequest(ValueError):
-    """The request cannot be answered as it is; the message says why, for a 400 body."""
+    """The request cannot be answered as it is; the message says why, for a 400 body.
+
+    `code` names the kind of problem for the page (app.protocol.ServerError.code).
+    """
+
+    def __init__(self, message: str, code: str = "bad-request") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,12 @@ class ChatRequest:
     question: str
     history: tuple[Message, ...] = ()
     last_event_id: int | None = None
+    #: The rid of the answer before this question: the back end follows the conversation
+    #: back from it when `history` is not sent (server/turns.py).
+    parent: str | None = None
+    #: Continue the answer `parent` (cut off by the model's length limit) instead of
+    #: answering anew; `question` repeats that answer's question.
+    continuing: bool = False
     #: The raw `fault` query parameter; only read when fault injection is on.
     fault: str | None = None
 
@@ -40,12 +53,14 @@ class ChatRequest:
 def from_query(
     query: Mapping[str, str], last_event_id_header: str | None, limits: Limits
 ) -> ChatRequest:
-    """A GET request: `q`, `rid`, optional `last_event_id`, no history."""
+    """A GET request: `q`, `rid`, optional `last_event_id`, `parent` and `continue=1`."""
     return ChatRequest(
         rid=parse_rid(query.get("rid")),
         question=_question(query.get("q"), limits),
         last_event_id=_last_event_id(last_event_id_header, query.get("last_event_id")),
         fault=query.get("fault"),
+        parent=_parent(query.get("parent")),
+        continuing=_continuing(query.get("continue") == "1", query.get("parent")),
     )
 
 
@@ -65,6 +80,8 @@ def from_body(
         history=_history(document.get("history", []), limits),
         last_event_id=_last_event_id(last_event_id_header, query.get("last_event_id")),
         fault=query.get("fault"),
+        parent=_parent(document.get("parent")),
+        continuing=_continuing(document.get("continue") is True, document.get("parent")),
     )
 
 
@@ -79,7 +96,11 @@ def _question(value: object, limits: Limits) -> str:
     if not isinstance(value, str) or not value.strip():
         raise BadRequest("The question is missing.")
     if len(value) > limits.max_question_chars:
-        raise BadRequest(f"The question is longer than {limits.max_question_chars} characters.")
+        raise BadRequest(
+            f"The question is longer than {limits.max_question_chars:,} characters"
+            f" ({len(value):,}); please shorten it.",
+            "too-long",
+        )
     return value.strip()
 
 
@@ -100,6 +121,16 @@ def _history(value: object, limits: Limits) -> tuple[Message, ...]:
         else:
             raise BadRequest('A history message\'s role must be "user" or "assistant".')
     return tuple(messages)
+
+
+def _parent(value: object) -> str | None:
+    return None if value is None or value == "" else parse_rid(value)
+
+
+def _continuing(asked: bool, parent: object) -> bool:
+    if asked and not parent:
+        raise BadRequest("continue needs the parent answer to continue.")
+    return asked
 
 
 def _last_event_id(header: str | None, parameter: str | None) -> int | None:

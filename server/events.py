@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import json
 from typing import Literal, TypedDict
 
 # One definition of the wire protocol's messages for both ends: the page parses into these
 # same frozen dataclasses (app/protocol.py is pure Python and imports anywhere).
-from app.protocol import Citation, Citations, ServerError, Token
+from app.protocol import (
+    Citation,
+    Citations,
+    Context,
+    Finish,
+    ProtocolError,
+    Reasoning,
+    ServerError,
+    Token,
+    Usage,
+    parse_message,
+)
 
 __all__ = [
     "DONE",
     "AnswerEvent",
     "Citation",
     "Citations",
+    "Context",
+    "Finish",
     "Message",
+    "Reasoning",
     "ServerError",
     "Token",
+    "Usage",
     "event_from_json",
     "event_json",
 ]
@@ -28,7 +44,7 @@ class Message(TypedDict):
     content: str
 
 
-AnswerEvent = Token | Citations | ServerError
+AnswerEvent = Token | Reasoning | Citations | Usage | Finish | Context | ServerError
 
 #: The sentinel that ends a complete answer; the only `data` that is not a JSON object.
 DONE = "[DONE]"
@@ -44,8 +60,30 @@ def event_json(event: AnswerEvent) -> dict[str, object]:
                 "type": "citations",
                 "citations": [{"id": c.id, "title": c.title, "url": c.url} for c in citations],
             }
+        case Reasoning(text=text):
+            return {"type": "reasoning", "text": text}
+        case Usage():
+            usage: dict[str, object] = {"type": "usage"}
+            for name in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
+                if (value := getattr(event, name)) is not None:
+                    usage[name] = value
+            return usage
+        case Finish(reason=reason):
+            return {"type": "finish", "reason": reason}
+        case Context(kept_turns=kept, dropped_turns=dropped, missing=missing):
+            return {
+                "type": "context",
+                "kept_turns": kept,
+                "dropped_turns": dropped,
+                "missing": missing,
+            }
         case ServerError(message=message, retryable=retryable):
-            return {"type": "error", "message": message, "retryable": retryable}
+            error: dict[str, object] = {"type": "error", "message": message, "retryable": retryable}
+            if event.retry_after is not None:
+                error["retry_after"] = event.retry_after
+            if event.code is not None:
+                error["code"] = event.code
+            return error
 
 
 def event_from_json(payload: object) -> AnswerEvent:
@@ -53,18 +91,11 @@ def event_from_json(payload: object) -> AnswerEvent:
 
     Raises ValueError for anything `event_json` cannot have made.
     """
-    match payload:
-        case {"type": "token", "text": str(text)}:
-            return Token(text)
-        case {"type": "citations", "citations": list(items)}:
-            return Citations(tuple(_citation(item) for item in items))
-        case {"type": "error", "message": str(message), "retryable": bool(retryable)}:
-            return ServerError(message, retryable)
+    # One parser for both ends: the page's, which knows every shape and checks each field.
+    try:
+        message = parse_message(json.dumps(payload))
+    except ProtocolError as error:
+        raise ValueError(f"not an answer event: {payload!r}") from error
+    if isinstance(message, Token | Reasoning | Citations | Usage | Finish | Context | ServerError):
+        return message
     raise ValueError(f"not an answer event: {payload!r}")
-
-
-def _citation(item: object) -> Citation:
-    match item:
-        case {"id": str(id), "title": str(title), "url": str(url)}:
-            return Citation(id, title, url)
-    raise ValueError(f"not a citation: {item!r}")

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 
 from server.answerers import aclose
 from server.answers import Outcome
-from server.events import AnswerEvent, ServerError, Token
+from server.events import AnswerEvent, Reasoning, ServerError, Token
 from server.redis_health import UNREACHABLE, RedisHealth
 from server.redis_layout import Commands, Ending, Keys, Verdict, sequence_number
 from server.store import Batch
@@ -200,7 +200,7 @@ class Generation:
         try:
             async for event in self._source:
                 self._pending.append(event)
-                self._has_text = self._has_text or isinstance(event, Token)
+                self._has_text = self._has_text or isinstance(event, Token | Reasoning)
                 pulled += 1
                 if isinstance(event, ServerError):
                     ending = Ending(Outcome.ERROR, event.retryable, self._has_text)

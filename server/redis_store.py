@@ -42,6 +42,7 @@ from server.store import (
     Start,
     StoreUnavailable,
 )
+from server.turns import TurnRecord
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -78,8 +79,10 @@ class RedisEventStore:
         max_answers: int,
         max_events: int,
         flush_interval: float = 0.0,
+        turn_ttl: float = 86_400.0,
     ) -> None:
         self.redis = redis
+        self.turn_ttl = turn_ttl
         self.tail = tail
         self.health = health
         #: Names this process in leases, so that a stop can find it.
@@ -126,6 +129,7 @@ class RedisEventStore:
             max_answers=settings.max_answers,
             max_events=settings.max_events,
             flush_interval=settings.flush_interval,
+            turn_ttl=settings.history_ttl,
         )
 
     def __len__(self) -> int:
@@ -157,6 +161,16 @@ class RedisEventStore:
         generation = self._generations.get(rid)
         if generation is not None:
             generation.stop(Halt.STOPPED)
+
+    async def save_turn(self, rid: str, record: TurnRecord) -> None:
+        # Its own key (the same {rid} hash tag as the answer's), kept far longer than events.
+        await self._call(
+            self.redis.set(f"turn:{{{rid}}}", record.dumps(), ex=max(1, round(self.turn_ttl)))
+        )
+
+    async def load_turn(self, rid: str) -> TurnRecord | None:
+        text = await self._call(self.redis.get(f"turn:{{{rid}}}"))
+        return TurnRecord.loads(text) if isinstance(text, str) else None
 
     async def sweep(self) -> None:
         pass  # Redis expires the keys itself

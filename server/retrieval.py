@@ -48,7 +48,9 @@ class RetrievalAnswerer:
         self.pace = pace
         self._sleep = sleep
 
-    async def answer(self, question: str, history: Sequence[Message]) -> AsyncIterator[AnswerEvent]:
+    async def answer(
+        self, question: str, history: Sequence[Message], *, continuing: bool = False
+    ) -> AsyncIterator[AnswerEvent]:
         # The history is ignored: the same question always gets the same answer.
         reply = self.compose(question)
         # Seeded by the question so that the chunking, too, is the same every time.

@@ -26,8 +26,9 @@ class Settings:
     pace: float = 0.03
     #: Sent as the stream's `retry:` field: the page waits at least this long to reconnect.
     retry_ms: int = 1000
-    #: Seconds of silence after which a `: ping` comment keeps proxies from closing the stream.
-    ping_interval: float = 15.0
+    #: Seconds of silence after which a heartbeat is sent: it keeps proxies from closing the
+    #: stream, and tells the page that the model is still working while it thinks.
+    ping_interval: float = 5.0
     #: An answer is kept this long after its last activity so that a reconnect can resume it.
     keep_seconds: float = 60.0
     #: How often the server looks for answers to forget when no request comes in.
@@ -56,6 +57,17 @@ class Settings:
     upstream_url: str | None = None
     model: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    #: Sent first, as the `system` message, with every question to the model.
+    system_prompt: str | None = None
+    #: Sampling temperature and answer length cap for the model; None = the model's defaults.
+    temperature: float | None = None
+    max_tokens: int | None = None
+    #: Earlier turns given to the model at most, oldest dropped first; and their characters.
+    history_turns: int = 20
+    history_chars: int = 24_000
+    #: Seconds the server keeps a conversation's turns for follow-up questions (EventSource
+    #: cannot send the history, so the server follows the turns back itself).
+    history_ttl: float = 86_400.0
     #: Replaces the answerer built from the fields above (tests, embedders).
     answerer: Answerer | None = None
     clock: Callable[[], float] = time.monotonic

@@ -8,6 +8,7 @@ instances share one Redis, generation pushed by the one instance holding the ans
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from server.answers import Answer, AnswerStore, Outcome
 from server.events import AnswerEvent, ServerError
+from server.turns import MemoryTurns, TurnRecord
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -101,6 +103,14 @@ class EventStore(Protocol):
         """Stops the answer's generation within a second, wherever it runs; its events stay."""
         ...
 
+    async def save_turn(self, rid: str, record: TurnRecord) -> None:
+        """Keeps an answered turn for follow-up questions (server/turns.py), for a while."""
+        ...
+
+    async def load_turn(self, rid: str) -> TurnRecord | None:
+        """The turn kept under `rid`, or None when it is unknown or expired."""
+        ...
+
     async def sweep(self) -> None:
         """Forgets answers whose time is up (a store that expires them itself does nothing)."""
         ...
@@ -127,7 +137,8 @@ def open_store(settings: Settings) -> EventStore:
                 max_answers=settings.max_answers,
                 max_events=settings.max_events,
                 clock=settings.clock,
-            )
+            ),
+            MemoryTurns(settings.history_ttl, settings.clock),
         )
     # Imported here: the default, one-process server never needs the Redis client.
     from server.redis_store import RedisEventStore
@@ -138,8 +149,9 @@ def open_store(settings: Settings) -> EventStore:
 class MemoryEventStore:
     """The answers in this process's memory (server.answers), generated only while read."""
 
-    def __init__(self, answers: AnswerStore) -> None:
+    def __init__(self, answers: AnswerStore, turns: MemoryTurns | None = None) -> None:
         self.answers = answers
+        self.turns = turns or MemoryTurns(86_400.0, time.monotonic)
 
     def __len__(self) -> int:
         return len(self.answers)
@@ -154,8 +166,15 @@ class MemoryEventStore:
     async def cancel(self, rid: str) -> None:
         await self.answers.cancel(rid)
 
+    async def save_turn(self, rid: str, record: TurnRecord) -> None:
+        await self.turns.save_turn(rid, record)
+
+    async def load_turn(self, rid: str) -> TurnRecord | None:
+        return await self.turns.load_turn(rid)
+
     async def sweep(self) -> None:
         await self.answers.sweep()
+        self.turns.sweep()
 
     async def start(self) -> None:
         pass

@@ -14,10 +14,12 @@ from starlette.types import Message, Receive, Scope, Send
 from server.answers import Outcome
 from server.events import DONE, AnswerEvent, event_json
 from server.faults import GARBAGE_FRAME, Action, ConnectionFaults
-from server.sse import format_comment, format_event, format_json_event, format_retry
+from server.sse import format_event, format_json_event, format_retry
 from server.store import AnswerLost, StoredAnswer
 
 EVENT_STREAM = "text/event-stream; charset=utf-8"
+#: Sent after `ping_interval` seconds without events; no id, so it never moves a resume point.
+HEARTBEAT = format_json_event({"type": "ping"})
 #: no-cache: a stream is never replayed from a cache. X-Accel-Buffering: nginx would
 #: otherwise buffer the response and deliver the tokens in lumps.
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -71,7 +73,9 @@ async def answer_frames(
             pending.extend(batch.events)
             outcome = batch.outcome
             if not batch.events and outcome is Outcome.RUNNING:
-                yield format_comment("ping")
+                # A real event, not a `: ping` comment: EventSource never shows comments to
+                # script, and the page's stall watch must see that the model is still working.
+                yield HEARTBEAT
 
 
 async def single_event_frames(event: AnswerEvent, retry_ms: int) -> AsyncGenerator[str, None]:

@@ -136,7 +136,10 @@
       if (answer.dataset.state === "error") {
         post({ type: "error", message: text(answer.querySelector("[role=alert]")) || "The answer failed." });
       } else {
-        post({ type: "answer", state: answer.dataset.state, text: text(answer.querySelector("[data-role=answer-body]")), citations: citations(answer) });
+        post({
+          type: "answer", state: answer.dataset.state, text: text(answer.querySelector("[data-role=answer-body]")),
+          citations: citations(answer), usage: usage(answer), finish: answer.dataset.finish || null,
+        });
       }
     });
     if (state === "ready" && questions.length && !streaming()) submit(questions[0]);
@@ -189,6 +192,18 @@
 
   function streaming() {
     return document.querySelector("[data-role=answer][data-state=streaming]") !== null;
+  }
+
+  // Token usage as the back end reported it (null when it did not): {prompt, completion, reasoning}.
+  function usage(answer) {
+    var figures = answer.querySelector("[data-role=usage]");
+    if (!figures) return null;
+    var result = {};
+    ["prompt", "completion", "reasoning"].forEach(function (kind) {
+      var value = figures.getAttribute("data-" + kind + "-tokens");
+      result[kind] = value === null ? null : Number(value);
+    });
+    return result;
   }
 
   function citations(answer) {

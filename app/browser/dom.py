@@ -15,10 +15,17 @@ import js  # type: ignore[import-not-found]
 from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
 
 from app.chat import is_at_bottom
-from app.protocol import Citation
+from app.protocol import Citation, Usage
 from app.stream_render import AppendBlock, Patch, ReplaceBlock, SetTail
 
 document = js.document
+#: What a finished answer shows below its text.
+FOOTER_PARTS = (
+    "[data-role=answer-cutoff]",
+    "[data-role=citations]",
+    "[data-role=usage]",
+    "[role=alert]",
+)
 
 
 def element(tag: str, cls: str = "", text: str = "", **attrs: str) -> Any:
@@ -38,6 +45,35 @@ def sanitize(html: str) -> str:
 
 def query(selector: str, root: Any = None) -> Any:
     return (root or document).querySelector(selector)
+
+
+class MarkdownBox:
+    """An element that shows streamed markdown: finished blocks, then the live tail."""
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+        self.tail = element("div", "md-tail")
+        container.append(self.tail)
+
+    def apply(self, patches: Sequence[Patch]) -> None:
+        for patch in patches:
+            if isinstance(patch, AppendBlock):
+                block = element("div", "md-block")
+                block.innerHTML = sanitize(patch.html)
+                self.container.insertBefore(block, self.tail)
+            elif isinstance(patch, SetTail):
+                self.tail.innerHTML = sanitize(patch.html)
+            elif isinstance(patch, ReplaceBlock):
+                self.container.children.item(patch.index).innerHTML = sanitize(patch.html)
+
+    def show_whole(self, html: str) -> None:
+        """Replace the whole content at once (the benchmarks' naive baseline only)."""
+        self.tail.innerHTML = sanitize(html)
+
+    def clear(self) -> None:
+        """Empty it, to render its text again from the start (a continued answer)."""
+        self.container.replaceChildren(self.tail)
+        self.tail.innerHTML = ""
 
 
 class AnswerView:
@@ -60,31 +96,91 @@ class AnswerView:
             id=self.anchor, aria_label=f"Answer {number}",
         )  # fmt: skip
         self.body = element("div", "answer-body", data_role="answer-body")
-        self.tail = element("div", "md-tail")
-        self.body.append(self.tail)
+        self.box = MarkdownBox(self.body)
         self.meta = element("p", "answer-meta", data_role="answer-meta")
         self.actions = element("div", "answer-actions")
         self.answer.append(self.body, self.meta, self.actions)
         self.turn.append(self.answer)
         answers.append(self.turn)
+        self._reasoning: Any = None
+        self._reasoning_box: MarkdownBox | None = None
 
     def source_anchor(self, citation_id: str) -> str:
         return f"#{self.anchor}-source-{citation_id}"
 
     def apply(self, patches: Sequence[Patch]) -> None:
-        for patch in patches:
-            if isinstance(patch, AppendBlock):
-                block = element("div", "md-block")
-                block.innerHTML = sanitize(patch.html)
-                self.body.insertBefore(block, self.tail)
-            elif isinstance(patch, SetTail):
-                self.tail.innerHTML = sanitize(patch.html)
-            elif isinstance(patch, ReplaceBlock):
-                self.body.children.item(patch.index).innerHTML = sanitize(patch.html)
+        self.box.apply(patches)
 
     def show_whole(self, html: str) -> None:
         """Replace the whole body at once (the benchmarks' naive baseline only)."""
-        self.tail.innerHTML = sanitize(html)
+        self.box.show_whole(html)
+
+    def reasoning_box(self) -> MarkdownBox:
+        """The "Thinking" section, made open on first use: above the answer, never in it."""
+        if self._reasoning_box is None:
+            details = self._reasoning = element(
+                "details", "reasoning", data_role="reasoning", open=""
+            )
+            details.append(element("summary", "", "Thinking…"))
+            content = element("div", "reasoning-body")
+            details.append(content)
+            self.answer.insertBefore(details, self.body)
+            self._reasoning_box = MarkdownBox(content)
+        return self._reasoning_box
+
+    def end_reasoning(self, summary: str, *, collapse: bool) -> None:
+        """The model stopped thinking: say for how long, and fold it away for the answer."""
+        if self._reasoning is None:
+            return
+        self._reasoning.querySelector("summary").textContent = summary
+        if collapse:
+            self._reasoning.open = False
+
+    def show_note(self, text: str) -> None:
+        """A quiet note above the answer (what of the conversation the model was given)."""
+        note = element("p", "answer-note", text, data_role="answer-note")
+        self.answer.insertBefore(note, self.answer.firstChild)
+
+    def show_finish(self, reason: str, text: str, *, can_continue: bool) -> None:
+        """The model stopped early: say so, and offer to continue the same answer (the last
+        one only: continuing an earlier one would change what later answers were given)."""
+        self.answer.dataset.finish = reason
+        note = element("div", "answer-cutoff", data_role="answer-cutoff")
+        note.append(element("span", "", text))
+        if can_continue:
+            note.append(
+                element("button", "", "Continue", type="button", data_action="continue",
+                        aria_label="Continue this answer where it stopped")
+            )  # fmt: skip
+        self.answer.insertBefore(note, self.meta)
+
+    def hide_continue(self) -> None:
+        button = self.answer.querySelector("[data-action=continue]")
+        if button:  # querySelector gives JS null, not None, for no match
+            button.remove()
+
+    def reset_footer(self) -> None:
+        """Take away what a finished answer shows below its text, before it goes on."""
+        self.answer.removeAttribute("data-finish")
+        for selector in FOOTER_PARTS:
+            found = self.answer.querySelector(selector)
+            if found:
+                found.remove()
+        self.actions.replaceChildren()
+        self.set_meta("")
+        self.answer.setAttribute("aria-busy", "true")
+
+    def show_usage(self, usage: Usage, text: str) -> None:
+        """The figures in words, and as numbers for the widget's `answer` event (bridge.js)."""
+        figures = element("p", "answer-usage", text, data_role="usage")
+        for kind, value in (
+            ("prompt", usage.prompt_tokens),
+            ("completion", usage.completion_tokens),
+            ("reasoning", usage.reasoning_tokens),
+        ):
+            if value is not None:
+                figures.setAttribute(f"data-{kind}-tokens", str(value))
+        self.answer.insertBefore(figures, self.actions)
 
     @property
     def state(self) -> str:
@@ -114,7 +210,7 @@ class AnswerView:
 
     def hide_regenerate(self) -> None:
         button = self.actions.querySelector("[data-action=regenerate]")
-        if button is not None:
+        if button:  # JS null when there is none
             button.remove()
 
     def show_citations(self, citations: Sequence[Citation]) -> None:
@@ -138,10 +234,12 @@ class AnswerView:
         box.append(items)
         self.answer.insertBefore(box, self.meta)
 
-    def show_alert(self, message: str) -> None:
+    def show_alert(self, message: str, *, retry: bool = True) -> None:
+        """Why the answer failed; Retry only when asking again can help (not a bad key)."""
         alert = element("div", "answer-alert", role="alert")
         alert.append(element("span", "", message))
-        alert.append(element("button", "", "Retry", type="button", data_action="retry"))
+        if retry:
+            alert.append(element("button", "", "Retry", type="button", data_action="retry"))
         self.answer.insertBefore(alert, self.meta)
 
     def remove(self) -> None:

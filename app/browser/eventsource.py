@@ -89,8 +89,12 @@ class EventSourceTransport:
                 raise ConnectionFailed("the event stream could not be opened")
             else:
                 # CONNECTING: the stream ended or dropped and the browser will retry on its own.
+                # Chromium also lands here when no connection could be made at all (a back end
+                # that is down): that is not a drop "in the middle of the answer".
                 source.dropped_at = time.monotonic()
-                source.opened = False
+                opened, source.opened = source.opened, False
+                if not opened:
+                    raise ConnectionFailed("the event stream could not be opened")
                 raise StreamDropped("the event stream was interrupted")
 
     async def close(self) -> None:

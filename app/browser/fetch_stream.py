@@ -20,6 +20,7 @@ from app.client import (
     HTTPStatus,
     StreamDropped,
     StreamRequest,
+    error_message,
     post_body,
 )
 from app.retry import parse_retry_after
@@ -60,7 +61,9 @@ class FetchTransport:
             raise ConnectionFailed(f"fetch failed: {exc}") from exc
         if response.status != 200:
             retry_after = parse_retry_after(_header(response, "Retry-After"), time.time())
-            raise HTTPStatus(int(response.status), retry_after)
+            message = await _error_message(response)
+            code = _header(response, "X-Error-Code")
+            raise HTTPStatus(int(response.status), retry_after, message, code)
         content_type = _header(response, "Content-Type") or ""
         if content_type.split(";")[0].strip().lower() != "text/event-stream":
             raise BadContentType(content_type)
@@ -90,6 +93,17 @@ class FetchTransport:
         if self._controller is not None:
             self._controller.abort()
             self._controller = None
+
+
+async def _error_message(response: Any) -> str:
+    """The reason a JSON error body gives (`{"error": "..."}`), or ""."""
+    content_type = _header(response, "Content-Type") or ""
+    if "json" not in content_type:
+        return ""
+    try:
+        return error_message(str(await response.text()))
+    except JsException:
+        return ""
 
 
 def _header(response: Any, name: str) -> str | None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 import js  # type: ignore[import-not-found]
 
 from app.batcher import FrameBatcher
-from app.browser.dom import AnswerView
+from app.browser.dom import MarkdownBox
 from app.browser.frames import FrameScheduler
 from app.render import render_markdown
 from app.stream_render import StreamRenderer
@@ -25,8 +25,16 @@ def _nothing() -> None:
 
 
 class IncrementalSink:
+    """`initial`: text the box already shows, rendered again so that more can follow it
+    seamlessly (a continued answer)."""
+
     def __init__(
-        self, view: AnswerView, *, measure: bool = False, on_change: Callable[[], None] = _nothing
+        self,
+        view: MarkdownBox,
+        *,
+        measure: bool = False,
+        on_change: Callable[[], None] = _nothing,
+        initial: str = "",
     ) -> None:
         self._view = view
         self._measure = measure
@@ -34,6 +42,9 @@ class IncrementalSink:
         self._renderer = StreamRenderer()
         self._batcher = FrameBatcher()
         self._frames = FrameScheduler(self.flush)
+        if initial:
+            view.clear()
+            view.apply(self._renderer.feed(initial))
 
     @property
     def text(self) -> str:
@@ -62,12 +73,17 @@ class IncrementalSink:
 
 class NaiveSink:
     def __init__(
-        self, view: AnswerView, *, measure: bool = False, on_change: Callable[[], None] = _nothing
+        self,
+        view: MarkdownBox,
+        *,
+        measure: bool = False,
+        on_change: Callable[[], None] = _nothing,
+        initial: str = "",
     ) -> None:
         self._view = view
         self._measure = measure
         self._on_change = on_change
-        self._text = ""
+        self._text = initial
 
     @property
     def text(self) -> str:

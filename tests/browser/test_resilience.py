@@ -76,7 +76,7 @@ def test_a_server_error_every_time_is_tried_four_times_then_shown(
     expect(page.locator("[role=status]")).to_have_text(alert.locator("span").inner_text())
 
 
-@pytest.mark.parametrize(("status", "words"), [(204, "no answer"), (404, "refused")])
+@pytest.mark.parametrize(("status", "words"), [(204, "no answer"), (404, "HTTP 404")])
 def test_fetch_never_retries_a_204_or_a_4xx(
     page: Page, server_url: str, status: int, words: str, problems: PageProblems
 ) -> None:
@@ -85,6 +85,8 @@ def test_fetch_never_retries_a_204_or_a_4xx(
     answer = ask(page, QUESTION)
     expect(answer).to_have_attribute("data-state", "error")
     expect(answer.locator("[role=alert]")).to_contain_text(words)
+    # Asking again the same way cannot help, so there is no Retry to press.
+    expect(answer.locator("[role=alert] button[data-action=retry]")).to_have_count(0)
     assert len(requests) == 1
 
 

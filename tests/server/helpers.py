@@ -59,10 +59,14 @@ class ScriptedAnswerer:
         self.produced = 0
         self.closed = 0
         self.histories: list[list[Message]] = []
+        self.continuing: list[bool] = []
 
-    async def answer(self, question: str, history: Sequence[Message]) -> AsyncIterator[AnswerEvent]:
+    async def answer(
+        self, question: str, history: Sequence[Message], *, continuing: bool = False
+    ) -> AsyncIterator[AnswerEvent]:
         self.started += 1
         self.histories.append(list(history))
+        self.continuing.append(continuing)
         try:
             index = 0
             while self.forever or index < len(self.events):

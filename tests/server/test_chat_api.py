@@ -240,11 +240,15 @@ async def test_too_many_answers_is_a_503_with_retry_after(make_app: AppFactory) 
     assert response.headers["retry-after"] == "60"
 
 
-async def test_a_ping_comment_fills_the_silence(make_app: AppFactory) -> None:
+async def test_a_heartbeat_event_fills_the_silence(make_app: AppFactory) -> None:
+    # An event, not a `: ping` comment, so that a native EventSource delivers it too; with no
+    # id, so it never moves the point a resume starts from.
     app = make_app(answerer=ScriptedAnswerer(gate=asyncio.Event()), ping_interval=0.005)
     async with LiveRequest(app, "/api/chat?q=q&rid=r") as request:
-        await request.wait_until(lambda r: Frame("comment", "ping") in r.frames)
-    assert request.event_count == 0
+        await request.wait_until(lambda r: Frame("event", '{"type":"ping"}') in r.frames)
+    heartbeats = [f for f in request.frames if f.kind == "event"]
+    assert heartbeats
+    assert all(f.data == '{"type":"ping"}' and f.id is None for f in heartbeats)
 
 
 async def test_delete_needs_a_valid_rid_and_is_idempotent(make_app: AppFactory) -> None:
@@ -293,7 +297,9 @@ class FlakyAnswerer:
         self.tokens_first = tokens_first
         self.calls = 0
 
-    async def answer(self, question: str, history: Sequence[Message]) -> AsyncIterator[AnswerEvent]:
+    async def answer(
+        self, question: str, history: Sequence[Message], *, continuing: bool = False
+    ) -> AsyncIterator[AnswerEvent]:
         self.calls += 1
         if self.calls == 1:
             for n in range(self.tokens_first):

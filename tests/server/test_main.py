@@ -61,10 +61,66 @@ def test_store_flags() -> None:
     assert settings.flush_interval == 0.05
 
 
+def test_model_and_conversation_defaults() -> None:
+    settings = settings_from(parse_args([]), environ={})
+    assert (settings.system_prompt, settings.temperature, settings.max_tokens) == (None, None, None)
+    assert (settings.history_turns, settings.history_chars) == (20, 24_000)
+    assert (settings.history_ttl, settings.ping_interval) == (86_400.0, 5.0)
+
+
+def test_model_and_conversation_flags() -> None:
+    args = parse_args(
+        [
+            "--system-prompt", "Be brief.", "--temperature", "0", "--max-tokens", "512",
+            "--history-turns", "0", "--history-chars", "1000", "--history-ttl", "3600",
+            "--ping-interval", "0.5",
+        ]
+    )  # fmt: skip
+    settings = settings_from(args, environ={})
+    assert (settings.system_prompt, settings.temperature, settings.max_tokens) == (
+        "Be brief.",
+        0.0,
+        512,
+    )
+    assert (settings.history_turns, settings.history_chars) == (0, 1000)
+    assert (settings.history_ttl, settings.ping_interval) == (3600.0, 0.5)
+
+
+def test_the_system_prompt_can_come_from_a_utf8_file(tmp_path: Path) -> None:
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("Réponds en français.\nBe brief.\n", encoding="utf-8")
+    settings = settings_from(parse_args(["--system-prompt-file", str(prompt)]), environ={})
+    assert settings.system_prompt == "Réponds en français.\nBe brief."
+
+
+def test_a_blank_system_prompt_is_none(tmp_path: Path) -> None:
+    prompt = tmp_path / "empty.txt"
+    prompt.write_text("\n", encoding="utf-8")
+    assert parse_args(["--system-prompt-file", str(prompt)]).system_prompt is None
+    assert parse_args(["--system-prompt", "  "]).system_prompt is None
+
+
+def test_an_unreadable_system_prompt_file_exits(tmp_path: Path) -> None:
+    (tmp_path / "latin1.txt").write_bytes(b"caf\xe9")
+    for path in (tmp_path / "missing.txt", tmp_path / "latin1.txt"):
+        with pytest.raises(SystemExit):
+            parse_args(["--system-prompt-file", str(path)])
+
+
 @pytest.mark.parametrize(
     "argv",
     [
         ["--upstream", "https://x/v1"],
+        ["--system-prompt", "a", "--system-prompt-file", "b"],
+        ["--temperature", "-0.1"],
+        ["--temperature", "2.5"],
+        ["--temperature", "nan"],
+        ["--max-tokens", "0"],
+        ["--history-turns", "-1"],
+        ["--history-chars", "-1"],
+        ["--history-ttl", "0"],
+        ["--ping-interval", "0.1"],
+        ["--ping-interval", "61"],
         ["--pace", "-1"],
         ["--max-question-chars", "0"],
         ["--store", "10.0.0.5:6379"],

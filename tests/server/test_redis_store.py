@@ -39,7 +39,9 @@ class Attempts:
         self.closed = 0
         self.all_closed = asyncio.Event()
 
-    async def answer(self, question: str, history: Sequence[Message]) -> AsyncIterator[AnswerEvent]:
+    async def answer(
+        self, question: str, history: Sequence[Message], *, continuing: bool = False
+    ) -> AsyncIterator[AnswerEvent]:
         script = self.scripts[min(self.started, len(self.scripts) - 1)]
         self.started += 1
         try:

@@ -26,18 +26,24 @@ from app.client import (
     stream_query,
 )
 from app.protocol import (
+    AnswerFailed,
     AnswerRefused,
     Citation,
     Citations,
+    Context,
     Done,
+    Finish,
     Message,
+    Ping,
     ProtocolError,
     ServerFailed,
     ServerUnreachable,
     StreamBroken,
     StreamError,
     Token,
+    Usage,
 )
+from app.protocol import Reasoning as ReasoningMessage
 from app.retry import RetryPolicy
 from app.sse import ServerSentEvent
 
@@ -341,8 +347,9 @@ async def test_refused_answer_keeps_the_partial_text() -> None:
     )
     result = await run(transport)
     assert result.items == [Token("Part"), Token("ial")]
-    assert isinstance(result.error, AnswerRefused)
-    assert result.error.user_message == "The server refused to answer: Quota exceeded."
+    assert isinstance(result.error, AnswerFailed)
+    assert result.error.user_message == "Quota exceeded"  # the server's own words
+    assert result.error.retry_may_help
     assert transport.attempts == 1
     assert transport.close_calls >= 1
     assert transport.connection_cleanups == 1
@@ -364,8 +371,9 @@ async def test_retryable_error_event_every_time_is_a_server_failure() -> None:
     transport = FakeTransport(*[Attempt([error("", "overloaded", True)]) for _ in range(4)])
     result = await run(transport)
     assert transport.attempts == 4
-    assert isinstance(result.error, ServerFailed)
-    assert result.error.status is None
+    assert isinstance(result.error, AnswerFailed)
+    assert result.error.user_message == "overloaded"  # what the server said, not a guess
+    assert [r.message for r in result.reconnects] == ["overloaded"] * 3
 
 
 async def test_stall_reconnects() -> None:
@@ -473,7 +481,7 @@ async def test_unknown_types_and_named_events_are_skipped() -> None:
         Attempt(
             [
                 token("1", "a"),
-                ServerSentEvent("message", '{"type": "usage", "tokens": 3}', "2"),
+                ServerSentEvent("message", '{"type": "sparkles", "count": 3}', "2"),
                 ServerSentEvent("ping", "{not even json", "3"),
                 token("4", "b"),
                 done(),
@@ -609,3 +617,117 @@ def test_post_body() -> None:
 
 def test_post_body_without_history() -> None:
     assert json.loads(post_body(REQUEST)) == {"question": "Why?", "rid": "rid-1", "history": []}
+
+
+def event(event_id: str, payload: dict[str, object]) -> ServerSentEvent:
+    return ServerSentEvent("message", json.dumps(payload), event_id)
+
+
+PING = ServerSentEvent("message", '{"type": "ping"}', "")
+
+
+async def test_reasoning_usage_finish_and_context_are_yielded_in_order() -> None:
+    transport = FakeTransport(
+        Attempt(
+            [
+                event("1", {"type": "context", "kept_turns": 20, "dropped_turns": 3}),
+                event("2", {"type": "reasoning", "text": "Hmm."}),
+                token("3", "Cut"),
+                event("4", {"type": "finish", "reason": "length"}),
+                event("5", {"type": "usage", "prompt_tokens": 9, "completion_tokens": 4}),
+                done(),
+            ]
+        )
+    )
+    result = await run(transport)
+    assert result.items == [
+        Context(20, 3),
+        ReasoningMessage("Hmm."),
+        Token("Cut"),
+        Finish("length"),
+        Usage(9, 4, None),
+        Done(),
+    ]
+
+
+async def test_heartbeats_are_passed_on_and_never_count_as_resent() -> None:
+    # Heartbeats carry no id of their own: the previous event's id comes with each of them.
+    transport = FakeTransport(Attempt([PING, token("1", "a"), PING, PING, token("2", "b"), done()]))
+    result = await run(transport, policy=RetryPolicy(stall_timeout=5.0))
+    assert result.items == [Ping(), Token("a"), Ping(), Ping(), Token("b"), Done()]
+    assert result.reconnects == []
+    assert transport.attempts == 1
+
+
+async def test_resent_reasoning_is_skipped_after_a_resume() -> None:
+    transport = FakeTransport(
+        Attempt([event("1", {"type": "reasoning", "text": "A"})], "drop"),
+        Attempt([event("1", {"type": "reasoning", "text": "A"}), token("2", "b"), done()]),
+    )
+    result = await run(transport)
+    assert [i for i in result.items if not isinstance(i, Reconnecting)] == [
+        ReasoningMessage("A"),
+        Token("b"),
+        Done(),
+    ]
+
+
+async def test_a_busy_model_is_waited_for_as_long_as_it_asks_and_its_words_are_kept() -> None:
+    busy = {"type": "error", "message": "The model is busy: slow down", "retryable": True}
+    transport = FakeTransport(
+        *[Attempt([event("", {**busy, "retry_after": 20, "code": "rate-limit"})]) for _ in range(4)]
+    )
+    result = await run(transport)
+    assert transport.attempts == 4
+    assert all(delay >= 20 for delay in result.delays)
+    assert [r.message for r in result.reconnects] == ["The model is busy: slow down"] * 3
+    assert isinstance(result.error, AnswerFailed)
+    assert result.error.user_message == "The model is busy: slow down"
+    assert result.error.retry_may_help
+
+
+@pytest.mark.parametrize(
+    ("code", "may_help"),
+    [("auth", False), ("context-length", False), ("too-long", False), (None, True)],
+)
+async def test_retry_is_offered_only_when_it_can_help(code: str | None, may_help: bool) -> None:
+    payload: dict[str, object] = {"type": "error", "message": "No.", "retryable": False}
+    if code:
+        payload["code"] = code
+    result = await run(FakeTransport(Attempt([event("", payload)])))
+    assert isinstance(result.error, AnswerFailed)
+    assert result.error.retry_may_help is may_help
+
+
+async def test_a_4xx_with_a_reason_shows_the_reason() -> None:
+    transport = FakeTransport(
+        Attempt([], HTTPStatus(400, message="The question is too long.", code="too-long"))
+    )
+    result = await run(transport)
+    assert isinstance(result.error, AnswerFailed)
+    assert result.error.user_message == "The question is too long."
+    assert not result.error.retry_may_help
+
+
+async def test_drops_before_any_text_are_not_called_mid_answer() -> None:
+    transport = FakeTransport(*[Attempt([PING], "drop") for _ in range(4)])
+    result = await run(transport)
+    assert isinstance(result.error, StreamBroken)
+    assert "before the answer began" in result.error.user_message
+    transport = FakeTransport(Attempt([token("1", "a")], "drop"), *[Attempt([]) for _ in range(3)])
+    result = await run(transport)
+    assert isinstance(result.error, StreamBroken)
+    assert "in the middle of the answer" in result.error.user_message
+
+
+def test_the_parent_and_continue_travel_on_both_transports() -> None:
+    request = StreamRequest("api/chat", "Go on?", "r2", parent="r1", continuing=True)
+    query = parse_qs(urlsplit(get_url(request)).query)
+    assert query["parent"] == ["r1"]
+    assert query["continue"] == ["1"]
+    body = json.loads(post_body(request))
+    assert body["parent"] == "r1"
+    assert body["continue"] is True
+    plain = StreamRequest("api/chat", "Hi", "r1")
+    assert "parent" not in get_url(plain)
+    assert "parent" not in json.loads(post_body(plain))
