@@ -12,6 +12,8 @@ from app.protocol import Citation, Context, Usage
 # How long without a first token before the page says it is still waiting.
 STILL_WAITING_AFTER = 10.0
 FINISHED_STATES = ("done", "stopped", "error")
+#: Messages of history sent at most: the reference back end's `max_history_messages`.
+MAX_HISTORY_MESSAGES = 100
 
 
 @dataclass
@@ -51,7 +53,9 @@ class Conversation:
         return turn
 
     def history(self, before: Turn) -> tuple[HistoryItem, ...]:
-        """The turns before `before`, as the fetch transport's `history`."""
+        """The turns before `before`, as the fetch transport's `history`: the newest
+        `MAX_HISTORY_MESSAGES` (the reference back end's request limit; it gives the model
+        fewer still, and says so)."""
         items: list[HistoryItem] = []
         for turn in self.turns:
             if turn is before:
@@ -59,7 +63,7 @@ class Conversation:
             items.append(HistoryItem("user", turn.question))
             if turn.answer:
                 items.append(HistoryItem("assistant", turn.answer))
-        return tuple(items)
+        return tuple(items[-MAX_HISTORY_MESSAGES:])
 
     def parent(self, of: Turn) -> str:
         """The rid of the answer before `of`: where the back end finds the earlier turns."""

@@ -7,13 +7,18 @@ import pytest
 from app.chat import (
     Conversation,
     completion_status,
+    context_text,
+    finish_text,
     is_at_bottom,
     progress_text,
+    question_limit_text,
     reconnect_status,
     speed_text,
+    thought_text,
+    usage_text,
 )
 from app.client import HistoryItem
-from app.protocol import Citation
+from app.protocol import Citation, Context, Usage
 
 
 def test_history_holds_the_earlier_turns_only() -> None:
@@ -82,3 +87,57 @@ def test_progress_is_honest_about_each_phase() -> None:
 @pytest.mark.parametrize(("top", "expected"), [(552, True), (510, True), (400, False), (0, False)])
 def test_the_view_follows_only_a_reader_at_the_bottom(top: float, expected: bool) -> None:
     assert is_at_bottom(top, 448, 1000) is expected
+
+
+def test_history_sends_the_newest_messages_within_the_back_ends_limit() -> None:
+    conversation = Conversation()
+    for n in range(60):
+        conversation.ask(f"q{n}").answer = f"a{n}"
+    last = conversation.ask("now")
+    history = conversation.history(last)
+    assert len(history) == 100
+    assert history[0] == HistoryItem("user", "q10")
+    assert history[-1] == HistoryItem("assistant", "a59")
+
+
+def test_the_parent_is_the_answer_before() -> None:
+    conversation = Conversation()
+    first = conversation.ask("one")
+    first.rid = "r1"
+    second = conversation.ask("two")
+    assert conversation.parent(first) == ""
+    assert conversation.parent(second) == "r1"
+
+
+def test_words_for_a_real_model() -> None:
+    assert reconnect_status(1, 3, 19.6, "The model is busy: slow down") == (
+        "The model is busy: slow down. Retrying in 20 s (1/3)…"
+    )
+    assert reconnect_status(2, 3, 0.2, "Busy.") == "Busy. Retrying now (2/3)…"
+    assert progress_text(25.2, 0.0, None, 0, alive=True) == "The model is thinking… (25 s)"
+    assert progress_text(4.0, 0.0, None, 0, alive=True) == "The model is thinking… (4 s)"
+    assert progress_text(9.0, 0.0, None, 0, thinking_since=2.0) == "Thinking… (7 s)"
+    assert thought_text(None) == "Thinking…"
+    assert thought_text(0.4) == "Thought for less than a second"
+    assert thought_text(12.4) == "Thought for 12 s"
+    assert usage_text(Usage(1200, 80, 30)) == "Tokens: 1,200 in, 80 out (30 reasoning)"
+    assert usage_text(Usage(None, 5, None)) == "Tokens: 5 out"
+    assert "length limit" in finish_text("length")
+    assert "content filter" in finish_text("content-filter")
+    assert finish_text("stop") == ""
+    assert "no longer had" in context_text(Context(0, 0, True))
+    assert context_text(Context(20, 1, False)).endswith("1 earlier turn was left out.")
+    assert context_text(Context(20, 0, False)) == ""
+    assert question_limit_text(100, 4000) == ""
+    assert question_limit_text(3500, 4000) == "3,500 / 4,000 characters"
+    assert question_limit_text(4010, 4000) == "4,010 / 4,000 characters: 10 too many"
+
+
+def test_a_real_models_turn_survives_a_round_trip() -> None:
+    conversation = Conversation()
+    turn = conversation.ask("Why?")
+    turn.answer, turn.state, turn.rid = "Because", "done", "r1"
+    turn.reasoning, turn.thought_for = "Hmm", 3.5
+    turn.usage, turn.finish, turn.note = Usage(1, 2, None), "length", "A note."
+    turn.retryable = False
+    assert Conversation.loads(conversation.dumps()).turns[0] == turn
