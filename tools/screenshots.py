@@ -1,7 +1,10 @@
 """Take the README's screenshots: the answered page at 1280 px and 375 px, light and dark.
 
 Starts the reference back end on a free port, asks one question in Debian's Chromium and
-writes docs/screenshots/{light,dark}-{1280,375}.png. Run with `make screenshots`.
+writes docs/screenshots/{light,dark}-{1280,375}.png. Then, with the scripted model server
+(tests/model_double.py) behind a second back end, a model's answers: reasoning folded away,
+token usage, and an answer cut off with Continue: docs/screenshots/model-{light,dark}-
+{1280,375}.png. Run with `make screenshots`.
 """
 
 from __future__ import annotations
@@ -24,21 +27,72 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 
 
-def main() -> int:
+MODEL_QUESTIONS = (
+    "What is six times seven? scenario=reasoning-content",
+    "How many tokens was that? scenario=usage",
+    "Tell me the whole story. scenario=length",
+)
+
+
+def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT
-    )
+        return int(sock.getsockname()[1])
+
+
+def _serve(*flags: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    command = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen([*command, *flags], cwd=ROOT)
     url = f"http://127.0.0.1:{port}/"
+    for _ in range(200):
+        try:
+            httpx.get(url + "healthz", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    return server, url
+
+
+def model_screenshots() -> None:
+    """The page in front of the scripted model: reasoning, usage, a cut-off answer."""
+    port = _free_port()
+    double = subprocess.Popen(
+        [sys.executable, "-m", "tests.model_double", "--port", str(port)], cwd=ROOT
+    )
+    server, url = _serve("--upstream", f"http://127.0.0.1:{port}/v1", "--model", "scripted")
     try:
-        for _ in range(200):
-            try:
-                httpx.get(url + "healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+            )
+            for scheme in ("light", "dark"):
+                for width, height in ((1280, 900), (375, 812)):
+                    page = browser.new_page(
+                        viewport={"width": width, "height": height}, color_scheme=scheme
+                    )
+                    page.goto(url)
+                    page.wait_for_selector("html[data-app-state=ready]", timeout=60_000)
+                    for number, question in enumerate(MODEL_QUESTIONS, 1):
+                        page.fill("textarea[name=question]", question)
+                        page.keyboard.press("Enter")
+                        page.wait_for_selector(
+                            f"[data-role=answer][data-state=done] >> nth={number - 1}",
+                            timeout=60_000,
+                        )
+                    page.screenshot(path=OUT / f"model-{scheme}-{width}.png")
+                    page.close()
+            browser.close()
+    finally:
+        server.terminate()
+        double.terminate()
+        server.wait(10)
+        double.wait(10)
+
+
+def main() -> int:
+    server, url = _serve()
+    try:
         OUT.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -60,6 +114,7 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(10)
+    model_screenshots()
     print(f"wrote {OUT.relative_to(ROOT)}/")
     return 0
 
