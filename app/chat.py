@@ -36,6 +36,8 @@ class Turn:
     note: str = ""
     #: Whether Retry is worth offering for this turn's error.
     retryable: bool = True
+    #: The id of the last event received, kept with the text so a reload resumes exactly.
+    last_event_id: str = ""
 
     @property
     def cut_off_text(self) -> str:
@@ -85,7 +87,9 @@ class Conversation:
 
     @classmethod
     def loads(cls, text: str | None) -> Conversation:
-        """The stored conversation; an answer a reload interrupted comes back as stopped.
+        """The stored conversation. The last answer, when a reload cut it off while it
+        streamed, stays "streaming" (`resumable`): the page resumes it from its
+        `last_event_id`. Any other unfinished answer comes back as stopped.
 
         Anything unreadable (another version's format, a hand-edited store) gives an empty
         conversation rather than a page that cannot start.
@@ -95,10 +99,18 @@ class Conversation:
             turns = [_turn_from_json(item) for item in items]
         except (ValueError, TypeError, KeyError, AttributeError):
             return cls()
-        for turn in turns:
-            if turn.state not in FINISHED_STATES:
+        for index, turn in enumerate(turns):
+            last = index == len(turns) - 1
+            if turn.state not in FINISHED_STATES and not (last and turn.rid):
                 turn.state = "stopped"
         return cls(turns)
+
+    @property
+    def resumable(self) -> Turn | None:
+        """The last turn, when it was streaming as the page went away."""
+        if self.turns and self.turns[-1].state == "streaming" and self.turns[-1].rid:
+            return self.turns[-1]
+        return None
 
 
 def _turn_json(turn: Turn) -> dict[str, Any]:
@@ -118,6 +130,7 @@ def _turn_json(turn: Turn) -> dict[str, Any]:
         "finish": turn.finish,
         "note": turn.note,
         "retryable": turn.retryable,
+        "last_event_id": turn.last_event_id,
     }
 
 
@@ -138,6 +151,7 @@ def _turn_from_json(item: dict[str, Any]) -> Turn:
         finish=str(item.get("finish", "")),
         note=str(item.get("note", "")),
         retryable=item.get("retryable", True) is not False,
+        last_event_id=str(item.get("last_event_id", "")),
     )
 
 
@@ -213,6 +227,8 @@ def usage_text(usage: Usage) -> str:
 
 def finish_text(reason: str) -> str:
     """Why an answer ended early, for the note under it ("" when it did not)."""
+    if reason == "interrupted":
+        return "This answer was interrupted when the page went away."
     if reason == "length":
         return "The answer was cut off: the model reached its length limit."
     if reason == "content-filter":

@@ -37,6 +37,7 @@ from app.sse import ServerSentEvent
 __all__ = [
     "BadContentType",
     "ConnectionFailed",
+    "Cursor",
     "HTTPStatus",
     "HistoryItem",
     "Reconnecting",
@@ -196,6 +197,14 @@ class Reconnecting:
     message: str = ""
 
 
+@dataclass
+class Cursor:
+    """How far an answer has got: the id of the last event received. Kept with the answer's
+    text, it lets a page that was reloaded resume exactly where it left off."""
+
+    last_event_id: str = ""
+
+
 #: Everything `stream_query` yields.
 Item = Token | Reasoning | Citations | Usage | Finish | Context | Ping | Done | Reconnecting
 
@@ -211,6 +220,7 @@ async def stream_query(
     wait_for: Callable[
         [Awaitable[ServerSentEvent | None], float], Awaitable[ServerSentEvent | None]
     ] = asyncio.wait_for,
+    cursor: Cursor | None = None,
 ) -> AsyncGenerator[Item, None]:
     """Yield the answer's messages (Context, Reasoning, Token, Finish, Usage, Citations, then
     Done), with Reconnecting in between, and Ping for each heartbeat: the back end is alive
@@ -224,9 +234,14 @@ async def stream_query(
     time. Then, or at once for a failure that retrying cannot fix, it raises a StreamError.
     The transport is closed however this ends, including when the consumer stops iterating
     (that is how Stop works).
+
+    `cursor`: starts after its `last_event_id` (a page reloaded mid-answer resumes there) and
+    is kept current before each message is yielded, so that it always matches the messages
+    the consumer has seen.
     """
     started = now()
-    resume = _Resume()
+    cursor = cursor if cursor is not None else Cursor()
+    resume = _Resume(cursor.last_event_id)
     text_started = False  # some text of the answer was shown, so a failure is mid-answer
     retries = 0
     try:
@@ -255,6 +270,7 @@ async def stream_query(
                     if resume.is_resent(event.id, message):
                         continue
                     resume.note(event.id)
+                    cursor.last_event_id = resume.last_event_id
                     if message is None:
                         continue
                     text_started = text_started or isinstance(message, Token | Reasoning)
@@ -316,9 +332,9 @@ class _Failure:
 class _Resume:
     """The stream position to resume from, and the test for events the server sends again."""
 
-    def __init__(self) -> None:
-        self.last_event_id = ""
-        self._highest: int | None = None
+    def __init__(self, after: str = "") -> None:
+        self.last_event_id = after
+        self._highest: int | None = _sequence_number(after)
         self._previous_id: str | None = None
 
     def new_connection(self) -> None:

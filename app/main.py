@@ -6,7 +6,7 @@ import asyncio
 import random
 import secrets
 import time
-from typing import Any
+from typing import Any, Literal
 
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import create_once_callable, create_proxy  # type: ignore[import-not-found]
@@ -28,7 +28,7 @@ from app.chat import (
     thought_text,
     usage_text,
 )
-from app.client import HistoryItem, Reconnecting, StreamRequest, stream_query
+from app.client import Cursor, HistoryItem, Reconnecting, StreamRequest, stream_query
 from app.config import Config, ConfigError, load_config
 from app.protocol import (
     Citation,
@@ -48,6 +48,9 @@ from app.stream_render import StreamRenderer
 
 root = js.document.documentElement
 Sink = IncrementalSink | NaiveSink
+#: How an answer is streamed: a new one, the model continuing a cut-off one, or the same
+#: one resumed after the page was reloaded.
+Mode = Literal["new", "continue", "resume"]
 STORAGE_KEY = "streamchat:conversation"
 
 
@@ -196,7 +199,7 @@ class ChatPage:
         turn = self.conversation.ask(question)
         view = self._add_view(question)
         self.scroll.jump()
-        self._start_answer(turn, view, continuing=False)
+        self._start_answer(turn, view, "new")
 
     def resume_cut_off(self, index: int) -> None:
         """Continue: the model goes on with the answer it cut off, appended to the same one."""
@@ -204,10 +207,10 @@ class ChatPage:
         turn.finish, turn.state, turn.usage = "", "streaming", None
         view.reset_footer()
         view.set_state("streaming")
-        self._start_answer(turn, view, continuing=True)
+        self._start_answer(turn, view, "continue")
 
-    def _start_answer(self, turn: Turn, view: AnswerView, *, continuing: bool) -> None:
-        task = self.current = asyncio.ensure_future(self._answer(turn, view, continuing))
+    def _start_answer(self, turn: Turn, view: AnswerView, mode: Mode) -> None:
+        task = self.current = asyncio.ensure_future(self._answer(turn, view, mode))
         task.add_done_callback(lambda done: self._stopped_before_start(done, turn, view))
 
     def _stopped_before_start(
@@ -241,6 +244,7 @@ class ChatPage:
     def restore(self, stored: str | None) -> None:
         """Show the conversation kept in sessionStorage, as it was when the page went away."""
         self.conversation = Conversation.loads(stored)
+        resumable = self.conversation.resumable
         for index, turn in enumerate(self.conversation.turns):
             view = self._add_view(turn.question)
             if turn.note:
@@ -250,9 +254,15 @@ class ChatPage:
                 view.end_reasoning(thought_text(turn.thought_for), collapse=True)
             renderer = StreamRenderer()
             view.apply(renderer.feed(turn.answer))
+            if turn is resumable:
+                break  # rendered again, with the rest, as it streams on
             view.apply(renderer.finish({c.id: view.source_anchor(c.id) for c in turn.citations}))
             self._finish_view(view, turn, last=index == len(self.conversation.turns) - 1)
         self.scroll.jump()
+        if resumable is not None:
+            # The page went away while this answer streamed (a reload, a crashed tab): the
+            # back end still has it under its rid, so go on from the last event received.
+            self._start_answer(resumable, self.views[-1], "resume")
 
     def _add_view(self, question: str) -> AnswerView:
         view = AnswerView(self.answers, question, len(self.views) + 1)
@@ -266,7 +276,7 @@ class ChatPage:
         view.set_state(turn.state)
         if turn.state == "error":
             view.show_alert(turn.error, retry=turn.retryable)
-        elif turn.state == "stopped":
+        elif turn.state == "stopped" and not turn.cut_off_text:
             view.set_meta("Stopped.")
         elif turn.cut_off_text:
             view.show_finish(turn.finish, turn.cut_off_text, can_continue=last)
@@ -308,6 +318,7 @@ class ChatPage:
     # One answer ---------------------------------------------------------------
 
     def _request(self, turn: Turn, rid: str, continuing: bool) -> StreamRequest:
+        """What to ask the back end for `turn` (the conversation before it, as history)."""
         history: tuple[HistoryItem, ...] = ()
         if self.config.transport == "fetch":
             history = self.conversation.history(turn)
@@ -326,17 +337,19 @@ class ChatPage:
             continuing=continuing,
         )
 
-    async def _answer(self, turn: Turn, view: AnswerView, continuing: bool = False) -> None:
-        rid = self.current_rid = secrets.token_urlsafe(12)
+    async def _answer(self, turn: Turn, view: AnswerView, mode: Mode = "new") -> None:
+        continuing, resuming = mode == "continue", mode == "resume"
+        rid = self.current_rid = turn.rid if resuming else secrets.token_urlsafe(12)
         request = self._request(turn, rid, continuing)
-        turn.rid = rid
+        cursor = Cursor(turn.last_event_id if resuming else "")
+        turn.rid, turn.last_event_id = rid, cursor.last_event_id
         transport = FetchTransport() if self.config.transport == "fetch" else EventSourceTransport()
         sink_type = NaiveSink if self.config.render == "naive" else IncrementalSink
         sink = sink_type(
             view.box,
             measure=self.config.measure,
             on_change=self.scroll.content_changed,
-            initial=turn.answer if continuing else "",
+            initial=turn.answer if continuing or resuming else "",
         )
         progress = _Progress(time.monotonic())
         thinking = _Thinking(view, turn, self.scroll.content_changed)
@@ -344,7 +357,8 @@ class ChatPage:
         citations: tuple[Citation, ...] = turn.citations if continuing else ()
         self._busy(True)
         view.set_meta("Connecting…")
-        self._announce("Continuing the answer…" if continuing else "Answering…")
+        self._announce("Continuing the answer…" if mode != "new" else "Answering…")
+        received = False  # anything arrived on this attempt (a resume may find nothing)
         try:
             async for item in stream_query(
                 request,
@@ -353,8 +367,11 @@ class ChatPage:
                 sleep=asyncio.sleep,
                 rng=random.random,
                 now=time.monotonic,
+                cursor=cursor,
             ):
                 now = time.monotonic()
+                turn.last_event_id = cursor.last_event_id  # saved with the text, in step
+                received = received or not isinstance(item, Ping | Reconnecting)
                 if isinstance(item, Token):
                     progress.token(now)
                     thinking.end(now, collapse=True)
@@ -394,7 +411,14 @@ class ChatPage:
             self._announce("Answer stopped.")
         except StreamError as error:
             ticker.cancel()
-            self._fail(turn, view, sink, error.user_message, retryable=error.retry_may_help)
+            if resuming and not received:
+                # The back end no longer has it (expired, or restarted): keep what was shown
+                # and offer to continue it, rather than an error for a page that was away.
+                sink.finish()
+                turn.state, turn.finish = "stopped", "interrupted"
+                self._announce(turn.cut_off_text)
+            else:
+                self._fail(turn, view, sink, error.user_message, retryable=error.retry_may_help)
         except Exception as error:
             # A bug in the page must not leave an answer spinning: keep the text, say so.
             ticker.cancel()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from playwright.sync_api import Page, Request, Route, expect
 
 from tests.browser.conftest import READY, ask, open_page
@@ -80,20 +81,52 @@ def test_regenerate_edit_copy_and_clear(page: Page, server_url: str) -> None:
     expect(answers).to_have_count(0)
 
 
-def test_the_conversation_survives_a_reload_and_an_interrupted_answer_is_stopped(
-    page: Page, server_url: str
+@pytest.mark.parametrize("transport", ["eventsource", "fetch"])
+def test_an_answer_cut_off_by_a_reload_resumes_exactly(
+    page: Page, server_url: str, transport: str
 ) -> None:
-    open_page(page, server_url, faulty("pace:0.2"))
-    answer = ask(page, QUESTION)
+    # echo: the answer is the question itself, so the whole text is known; 3 characters a
+    # token, 0.05 s apart: the reload lands mid-answer.
+    question = " ".join(f"word{n}" for n in range(60))
+    open_page(page, server_url, faulty("echo:3,pace:0.05", transport))
+    answer = ask(page, question)
     body = answer.locator("[data-role=answer-body]")
-    expect(body).to_contain_text("How does the page")
+    expect(body).to_contain_text("word5")
     page.reload()
     page.wait_for_selector(READY)
     restored = page.locator("[data-role=answer]")
     expect(restored).to_have_count(1)
-    expect(restored.first).to_have_attribute("data-state", "stopped")
-    expect(restored.first.locator("[data-role=answer-body]")).to_contain_text("How does the page")
-    expect(page.locator("[data-role=question]")).to_have_text([QUESTION])
+    expect(restored.first).to_have_attribute("data-state", "done", timeout=30_000)
+    # Nothing repeated, nothing lost: exactly the answer.
+    assert restored.first.locator("[data-role=answer-body]").inner_text().strip() == question
+    expect(page.locator("[data-role=question]")).to_have_text([question])
+
+
+def test_an_answer_the_server_no_longer_has_is_interrupted_with_continue(
+    page: Page, server_url: str
+) -> None:
+    open_page(page, server_url, faulty("pace:0.2", "eventsource"))
+    answer = ask(page, QUESTION)
+    expect(answer.locator("[data-role=answer-body]")).to_contain_text("How does the page")
+    # As if the back end had forgotten it (expired, restarted) while the page was away.
+    page.evaluate(
+        """() => {
+          window.dispatchEvent(new Event("pagehide"));  // the page saves the conversation
+          const turns = JSON.parse(sessionStorage.getItem("streamchat:conversation"));
+          turns[turns.length - 1].rid = "forgotten";
+          turns[turns.length - 1].last_event_id = "3";
+          sessionStorage.setItem("streamchat:conversation", JSON.stringify(turns));
+          sessionStorage.setItem = () => {};  // and the page's save on the way out is lost
+        }"""
+    )
+    page.reload()
+    page.wait_for_selector(READY)
+    restored = page.locator("[data-role=answer]").first
+    expect(restored).to_have_attribute("data-state", "stopped")
+    expect(restored).to_have_attribute("data-finish", "interrupted")
+    expect(restored.locator("[data-role=answer-cutoff]")).to_contain_text("interrupted")
+    expect(restored.locator("button[data-action=continue]")).to_be_visible()
+    expect(restored.locator("[data-role=answer-body]")).to_contain_text("How does the page")
 
 
 def test_a_question_sent_while_the_runtime_loads_is_sent_when_ready(

@@ -141,3 +141,17 @@ def test_a_real_models_turn_survives_a_round_trip() -> None:
     turn.usage, turn.finish, turn.note = Usage(1, 2, None), "length", "A note."
     turn.retryable = False
     assert Conversation.loads(conversation.dumps()).turns[0] == turn
+
+
+def test_the_last_answer_cut_off_by_a_reload_is_resumable_and_no_other() -> None:
+    conversation = Conversation()
+    earlier = conversation.ask("one")
+    earlier.rid = "r1"  # streaming, but not last: it cannot still be on the server's mind
+    last = conversation.ask("two")
+    last.rid, last.answer, last.last_event_id = "r2", "Half", "7"
+    restored = Conversation.loads(conversation.dumps())
+    assert restored.turns[0].state == "stopped"
+    assert restored.resumable is restored.turns[1]
+    assert restored.turns[1].last_event_id == "7"
+    last.state = "done"
+    assert Conversation.loads(conversation.dumps()).resumable is None

@@ -15,6 +15,7 @@ import pytest
 from app.client import (
     BadContentType,
     ConnectionFailed,
+    Cursor,
     HistoryItem,
     HTTPStatus,
     Reconnecting,
@@ -731,3 +732,28 @@ def test_the_parent_and_continue_travel_on_both_transports() -> None:
     plain = StreamRequest("api/chat", "Hi", "r1")
     assert "parent" not in get_url(plain)
     assert "parent" not in json.loads(post_body(plain))
+
+
+async def test_a_reloaded_page_resumes_after_its_cursor_and_keeps_it_current() -> None:
+    cursor = Cursor("2")
+    transport = FakeTransport(
+        Attempt([token("2", "b"), token("3", "c"), event("4", {"type": "reasoning", "text": "r"})]),
+        Attempt([token("5", "d"), done()]),
+    )
+    seen: list[str] = []
+
+    async def consume() -> None:
+        async for item in stream_query(
+            StreamRequest("api/chat", "q", "r"),
+            transport,
+            sleep=lambda _s: asyncio.sleep(0),
+            rng=lambda: 0.5,
+            now=lambda: 0.0,
+            cursor=cursor,
+        ):
+            seen.append(f"{item}@{cursor.last_event_id}")
+
+    await consume()
+    assert transport.resumed_from == ["2", "4"]
+    assert seen[0] == "Token(text='c')@3"  # event 2, sent again, was skipped
+    assert cursor.last_event_id == "5"
