@@ -177,7 +177,7 @@ def progress_text(
     now: float,
     started: float,
     first_token_at: float | None,
-    tokens: int,
+    words: int,
     *,
     alive: bool = False,
     thinking_since: float | None = None,
@@ -196,7 +196,7 @@ def progress_text(
                 return f"The model is thinking… ({waited:.0f} s)"
             return f"Still waiting for the server… ({waited:.0f} s)"
         return "Waiting for the first words…"
-    return speed_text(first_token_at - started, tokens, now - first_token_at)
+    return speed_text(first_token_at - started, words, now - first_token_at)
 
 
 def thought_text(seconds: float | None) -> str:
@@ -261,13 +261,19 @@ def question_limit_text(length: int, limit: int) -> str:
     return f"{length:,} / {limit:,} characters"
 
 
-def speed_text(first_token_after: float | None, tokens: int, streaming_for: float) -> str:
-    """An unobtrusive line under the answer: time to first token and tokens per second."""
+def speed_text(
+    first_token_after: float | None, count: int, streaming_for: float, unit: str = "words"
+) -> str:
+    """An unobtrusive line under the answer: time to the first words, and the speed.
+
+    The speed counts words, which the page can see, unless the model reported its token
+    count (`unit="tokens"`): chunks on the wire are neither, so they are never counted.
+    """
     if first_token_after is None:
         return ""
-    text = f"First token after {first_token_after:.1f} s"
-    if tokens > 1 and streaming_for > 0:
-        text += f" · {tokens / streaming_for:.0f} tokens/s"
+    text = f"First words after {first_token_after:.1f} s"
+    if count > 1 and streaming_for > 0:
+        text += f" · {count / streaming_for:.0f} {unit}/s"
     return text
 
 

@@ -391,7 +391,14 @@ def _failure_from(error: TransportError, *, transport_ended: bool) -> _Failure:
     if isinstance(error, HTTPStatus):
         status = error.status
         if is_retryable_status(status):
-            return _Failure("status", f"HTTP {status}", status, error.retry_after, transport_ended)
+            # A back end that said why (a rate limit, a busy model) is quoted, in the wait
+            # and in the end: "You are sending questions too quickly; try again in 20 s."
+            said = None
+            if error.message:
+                said = ServerError(error.message, True, error.retry_after, error.code)
+            return _Failure(
+                "status", f"HTTP {status}", status, error.retry_after, transport_ended, said
+            )
         if status == 204:
             raise AnswerRefused("it had no answer to send (HTTP 204)") from error
         if 400 <= status <= 499:

@@ -6,7 +6,17 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from app.blocks import Fence, is_list_item, opening_fence
+from app.md_syntax import (
+    MATH,
+    MATH_OPENER,
+    TABLE_END_PIPE,
+    THEMATIC_BREAK,
+    UNESCAPED_PIPE,
+    Fence,
+    is_list_item,
+    opening_fence,
+    table_cells,
+)
 
 __all__ = ["heal"]
 
@@ -84,11 +94,11 @@ def _hide_unfinished_table_rows(lines: list[str]) -> list[str]:
     if not run:
         return lines
     last_is_open = bool(lines[-1])
-    header_cells = len(_table_cells(run[0]))
+    header_cells = len(table_cells(run[0]))
     if len(run) == 1:
         # A header (or a lone pipe row) waiting for its separator row.
         return [*lines[:start], ""]
-    separator = _table_cells(run[1])
+    separator = table_cells(run[1])
     separator_ok = len(separator) == header_cells and all(
         _SEPARATOR_CELL.fullmatch(cell) for cell in separator
     )
@@ -103,19 +113,10 @@ def _hide_unfinished_table_rows(lines: list[str]) -> list[str]:
 
 
 def _row_looks_complete(row: str, header_cells: int) -> bool:
-    cells = _table_cells(row)
+    cells = table_cells(row)
     if not any(cells):
         return False
-    return len(cells) >= header_cells or _TABLE_END_PIPE.search(row.rstrip()) is not None
-
-
-def _table_cells(row: str) -> list[str]:
-    row = row.strip()
-    if row.startswith("|"):
-        row = row[1:]
-    if _TABLE_END_PIPE.search(row):
-        row = row[:-1]
-    return [cell.strip() for cell in _UNESCAPED_PIPE.split(row)]
+    return len(cells) >= header_cells or TABLE_END_PIPE.search(row.rstrip()) is not None
 
 
 def _heal_last_paragraph(lines: list[str]) -> str:
@@ -123,11 +124,11 @@ def _heal_last_paragraph(lines: list[str]) -> str:
     if last < 0 or not lines[last].strip():
         return "\n".join(lines)
     text = "\n".join(lines)
-    if _THEMATIC_BREAK.fullmatch(lines[last]):
+    if THEMATIC_BREAK.fullmatch(lines[last]):
         return text
     if lines[last].lstrip().startswith("|"):
         # Inline markup never spans table cells: heal the last cell only.
-        cell_start = max(m.end() for m in _UNESCAPED_PIPE.finditer(lines[last]))
+        cell_start = max(m.end() for m in UNESCAPED_PIPE.finditer(lines[last]))
         start = len("\n".join(lines[:last])) + (1 if last else 0) + cell_start
         return text[:start] + _heal_inline(text[start:])
     first = last
@@ -228,12 +229,24 @@ def _mask(text: str, code_spans: list[tuple[int, int]], *, urls: bool = True) ->
     """
     chars = list(text)
     spans = [span for span in code_spans if span[1] <= len(text)]
+    spans += _math_spans(text)
     spans += [m.span() for m in _ESCAPE.finditer(text)]
     if urls:
         spans += [m.span() for m in _URL_LIKE.finditer(text)]
     for start, end in spans:
         chars[start:end] = "x" * (end - start)
     return "".join(chars)
+
+
+def _math_spans(text: str) -> list[tuple[int, int]]:
+    """Formulas, and a display or `\\(` formula still being written (to the end): their
+    `*` and `_` are no emphasis, and an unfinished formula shows as its source."""
+    spans = [m.span() for m in MATH.finditer(text)]
+    after = spans[-1][1] if spans else 0
+    opener = MATH_OPENER.search(text, after)
+    if opener is not None:
+        spans.append((opener.start(), len(text)))
+    return spans
 
 
 def _dangling_delimiter(masked: str) -> int:
@@ -373,10 +386,7 @@ _PARTIAL_BLOCK_START = re.compile(
 _BLOCK_MARKER = re.compile(
     r"[ \t]*(?:>[ \t]?)*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?|#{1,6}[ \t]+)?"
 )
-_THEMATIC_BREAK = re.compile(r" {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*")
 _SEPARATOR_CELL = re.compile(r":?-+:?")
-_TABLE_END_PIPE = re.compile(r"(?<!\\)(?:\\\\)*\|\Z")
-_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 _BACKTICKS = re.compile(r"`+")
 _DELIMITERS = re.compile(r"\*+|_+|~+")
 _ESCAPE = re.compile(r"\\[!-/:-@\[-`{-~]")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import secrets
 import time
@@ -14,6 +15,7 @@ from pyodide.ffi import create_once_callable, create_proxy  # type: ignore[impor
 from app.browser.dom import AnswerView, ScrollFollower, query
 from app.browser.eventsource import EventSourceTransport
 from app.browser.fetch_stream import FetchTransport
+from app.browser.library import ConversationStore, Sidebar
 from app.browser.render_sink import IncrementalSink, NaiveSink
 from app.chat import (
     STILL_WAITING_AFTER,
@@ -30,6 +32,7 @@ from app.chat import (
 )
 from app.client import Cursor, HistoryItem, Reconnecting, StreamRequest, stream_query
 from app.config import Config, ConfigError, load_config
+from app.library import export_markdown, file_name, record_for, title_for
 from app.protocol import (
     Citation,
     Citations,
@@ -52,6 +55,9 @@ Sink = IncrementalSink | NaiveSink
 #: one resumed after the page was reloaded.
 Mode = Literal["new", "continue", "resume"]
 STORAGE_KEY = "streamchat:conversation"
+#: Which stored conversation this tab shows: {"id", "rev", "title", "named"} (sessionStorage,
+#: so each tab keeps its own, and a reload comes back to it).
+CURRENT_KEY = "streamchat:current"
 
 
 class ChatPage:
@@ -75,15 +81,31 @@ class ChatPage:
         self.current_rid = ""
         self.editing: int | None = None
         self._copies: set[asyncio.Future[None]] = set()
+        # The conversation's place in the library (IndexedDB): its id, the revision this tab
+        # last wrote, its title, and whether the user named it (else: the first question).
+        self.library = ConversationStore()
+        self.conversation_id = self.library.new_id()
+        self.rev = 0
+        self.title = ""
+        self.named = False
+        self.sidebar = Sidebar(
+            on_open=lambda cid: self._later(self.open_conversation(cid)),
+            on_rename=lambda cid, title: self._later(self.rename_conversation(cid, title)),
+            on_export=lambda cid: self._later(self.export_conversation(cid)),
+            on_delete=lambda cid: self._later(self.delete_conversation(cid)),
+        )
+        self._library_changed = self.library.on_change(lambda _id: self._later(self.refresh()))
         self._proxies = [
             self._listen(self.form, "submit", self._on_submit),
             self._listen(self.textarea, "keydown", self._on_keydown),
             self._listen(self.textarea, "input", lambda _e: self._count_question()),
             self._listen(self.stop_button, "click", lambda _e: self.stop()),
             self._listen(self.clear_button, "click", lambda _e: self.clear()),
+            self._listen(query("[data-action=new-chat]"), "click", lambda _e: self.new_chat()),
             self._listen(js.document, "keydown", self._on_document_key),
             self._listen(self.answers, "click", self._on_answer_click),
-            self._listen(js.window, "pagehide", lambda _e: self._save()),
+            self._listen(query("[data-action=suggest]"), "click", self._on_suggestion),
+            self._listen(js.window, "pagehide", lambda _e: self._save_session()),
         ]
 
     def _listen(self, target: Any, kind: str, handler: Any) -> Any:
@@ -130,7 +152,14 @@ class ChatPage:
             self.textarea.value = ""
             self._end_edit()
 
+    def _on_suggestion(self, event: Any) -> None:
+        if self.current is None:
+            self.ask(str(event.currentTarget.textContent).strip())
+
     def _count_question(self) -> None:
+        # The box grows with its text (up to the stylesheet's max-height, then it scrolls).
+        self.textarea.style.height = "auto"
+        self.textarea.style.height = f"{int(self.textarea.scrollHeight) + 2}px"
         length = len(str(self.textarea.value).strip())
         text = question_limit_text(length, self.config.max_question_chars)
         self.counter.textContent = text
@@ -175,10 +204,7 @@ class ChatPage:
         return None
 
     def _copy(self, text: str, button: Any) -> None:
-        # Kept until done: the event loop holds tasks only weakly.
-        task = asyncio.ensure_future(self._write_clipboard(text, button))
-        self._copies.add(task)
-        task.add_done_callback(self._copies.discard)
+        self._later(self._write_clipboard(text, button))
 
     async def _write_clipboard(self, text: str, button: Any) -> None:
         # The clipboard may refuse (no permission, page not focused): say so, don't pretend.
@@ -189,6 +215,8 @@ class ChatPage:
             self._announce("Could not copy: the browser did not allow it.")
             return
         button.textContent = "Copied"
+        await asyncio.sleep(2.0)
+        button.textContent = "Copy"
 
     # Conversation -------------------------------------------------------------
 
@@ -234,12 +262,121 @@ class ChatPage:
             self._cancel_on_server(self.current_rid)
 
     def clear(self) -> None:
+        """Empty this conversation (and forget it in the library)."""
         if self.current is not None:
             self.stop()
         self._truncate(0)
         self._end_edit()
+        self._later(self.library.remove(self.conversation_id))
+        self.rev, self.named = 0, False
         self._announce("Conversation cleared.")
         self.textarea.focus()
+
+    # The library of conversations --------------------------------------------------
+
+    def new_chat(self) -> None:
+        """Start an empty conversation; this one stays in the list."""
+        self._later(self._switch(None))
+
+    async def open_conversation(self, conversation_id: str) -> None:
+        if conversation_id != self.conversation_id:
+            await self._switch(conversation_id)
+        self.sidebar.set_open(False)
+
+    async def rename_conversation(self, conversation_id: str, title: str) -> None:
+        if conversation_id == self.conversation_id:
+            self.title, self.named = title, True
+            if not self.conversation.turns:
+                return  # kept when the first answer saves it
+        rev = await self.library.rename(conversation_id, title)
+        if conversation_id == self.conversation_id and rev:
+            self.rev = rev
+            self._save_session()
+        await self.refresh()
+
+    async def export_conversation(self, conversation_id: str) -> None:
+        if conversation_id == self.conversation_id:
+            conversation, title = self.conversation, self._title()
+        else:
+            stored = await self.library.get(conversation_id)
+            if stored is None:
+                return
+            conversation, title = Conversation.loads(stored[0]), stored[1]
+        self.library.download(file_name(title), export_markdown(title, conversation))
+        self._announce(f"Exported “{title}” as Markdown.")
+
+    async def delete_conversation(self, conversation_id: str) -> None:
+        await self.library.remove(conversation_id)
+        if conversation_id == self.conversation_id:
+            await self._switch(None, keep=False)
+        else:
+            await self.refresh()
+        self._announce("Conversation deleted.")
+
+    async def refresh(self) -> None:
+        """Redraw the list from the library (also when another tab changed it)."""
+        try:
+            items = await self.library.list()
+        except Exception as error:
+            js.console.warn(f"streamchat: could not read past conversations: {error!r}")
+            return
+        self.sidebar.show(items, self.conversation_id)
+
+    async def _switch(self, conversation_id: str | None, *, keep: bool = True) -> None:
+        """Show another conversation (None: a new one), after the answer streaming ends."""
+        task = self.current
+        if task is not None:
+            self.stop()
+            await asyncio.wait({task})
+        if keep:
+            await self._persist()
+        stored = await self.library.get(conversation_id) if conversation_id else None
+        for view in self.views:
+            view.remove()
+        self.views.clear()
+        self._end_edit()
+        if stored is None:
+            self.conversation_id, self.rev = self.library.new_id(), 0
+            self.title, self.named = "", False
+            self.restore(None)
+            self._announce("New conversation.")
+        else:
+            self.conversation_id, self.rev = conversation_id or "", stored[2]
+            self.title, self.named = stored[1], True
+            self.restore(stored[0])
+            self._announce(f"Opened “{self.title}”.")
+        self.clear_button.hidden = not self.views
+        self._save_session()
+        await self.refresh()
+        self.textarea.focus()
+
+    def _title(self) -> str:
+        return self.title if self.named and self.title else title_for(self.conversation)
+
+    async def _persist(self) -> None:
+        """Write this conversation to the library, when it has anything to keep."""
+        if not self.conversation.turns:
+            return
+        record = record_for(self.conversation_id, self._title(), self.conversation)
+        try:
+            saved_id, self.rev, forked = await self.library.put(record, self.rev)
+        except Exception as error:  # quota exceeded, storage blocked mid-way
+            js.console.warn(f"streamchat: could not save the conversation: {error!r}")
+            self._announce("Could not save this conversation: the browser's storage is full.")
+            return
+        if forked:
+            # Another tab wrote this conversation meanwhile: both copies are kept, and this
+            # tab goes on with its own.
+            self.conversation_id = saved_id
+            self._announce("This conversation was also changed in another tab; kept as a copy.")
+        self._save_session()
+        await self.refresh()
+
+    def _later(self, work: Any) -> None:
+        # Kept until done: the event loop holds tasks only weakly.
+        task = asyncio.ensure_future(work)
+        self._copies.add(task)
+        task.add_done_callback(self._copies.discard)
 
     def restore(self, stored: str | None) -> None:
         """Show the conversation kept in sessionStorage, as it was when the page went away."""
@@ -301,8 +438,18 @@ class ChatPage:
         self.pending_note.hidden = True
 
     def _save(self) -> None:
+        """Keep the conversation: at once for this tab (a reload resumes from it), and in the
+        library (IndexedDB, asynchronous: not on the way out, where it would never finish)."""
+        self._save_session()
+        if self.current is None:
+            self._later(self._persist())
+
+    def _save_session(self) -> None:
+        place = {"id": self.conversation_id, "rev": self.rev, "title": self.title}
+        place["named"] = self.named
         try:
             js.sessionStorage.setItem(STORAGE_KEY, self.conversation.dumps())
+            js.sessionStorage.setItem(CURRENT_KEY, json.dumps(place))
         except Exception as error:  # storage full or blocked: the page works without it
             js.console.warn(f"streamchat: could not keep the conversation: {error!r}")
 
@@ -373,7 +520,9 @@ class ChatPage:
                 turn.last_event_id = cursor.last_event_id  # saved with the text, in step
                 received = received or not isinstance(item, Ping | Reconnecting)
                 if isinstance(item, Token):
-                    progress.token(now)
+                    if progress.first_token_at is None:
+                        view.set_meta("")  # no longer "Connecting…"; the ticker says the rest
+                    progress.token(now, item.text)
                     thinking.end(now, collapse=True)
                     turn.answer += item.text  # kept current, so a reload keeps it too
                     sink.add(item.text)
@@ -432,7 +581,7 @@ class ChatPage:
                 turn.state = "stopped"
             self._finish_view(view, turn, last=True)
             if turn.state == "done":
-                view.set_meta(progress.summary(time.monotonic()))
+                view.set_meta(progress.summary(time.monotonic(), turn.usage))
             self.scroll.content_changed()
             self.current = None
             self._busy(False)
@@ -464,9 +613,12 @@ class ChatPage:
                     self._announce("Still waiting for the server…")
 
     def _busy(self, busy: bool) -> None:
+        had_focus = js.document.activeElement == self.stop_button
         self.stop_button.hidden = not busy
         query("button[data-action=send]").hidden = busy
-        if not busy:
+        # Only give focus back when hiding Stop took it away: moving it after every answer
+        # would scroll a reader elsewhere, and on a phone open the keyboard.
+        if not busy and had_focus:
             self.textarea.focus()
 
     def _announce(self, message: str) -> None:
@@ -480,17 +632,20 @@ class _Progress:
         self.started = started
         self.first_token_at: float | None = None
         self.last_token_at: float | None = None
-        self.tokens = 0
+        self.words = 0
+        self._mid_word = False
         self.alive = False  # a heartbeat came: the back end is there, the model working
         self.thinking_since: float | None = None
         self.retrying: Reconnecting | None = None
         self._retry_at = 0.0
 
-    def token(self, now: float) -> None:
+    def token(self, now: float, text: str) -> None:
         if self.first_token_at is None:
             self.first_token_at = now
         self.last_token_at = now
-        self.tokens += 1
+        # Words begun in this chunk: a word split across chunks is counted once.
+        self.words += len(text.split()) - (bool(text) and not text[0].isspace() and self._mid_word)
+        self._mid_word = bool(text) and not text[-1].isspace()
         self.retrying = None
 
     def thinking(self, now: float) -> None:
@@ -516,17 +671,21 @@ class _Progress:
             now,
             self.started,
             self.first_token_at,
-            self.tokens,
+            self.words,
             alive=self.alive,
             thinking_since=self.thinking_since,
         )
 
-    def summary(self, now: float) -> str:
+    def summary(self, now: float, usage: Usage | None) -> str:
         if self.first_token_at is None:
             return ""
         end = self.last_token_at or now
+        if usage is not None and usage.completion_tokens:
+            count, unit = usage.completion_tokens, "tokens"
+        else:
+            count, unit = self.words, "words"
         return speed_text(
-            self.first_token_at - self.started, self.tokens, end - self.first_token_at
+            self.first_token_at - self.started, count, end - self.first_token_at, unit
         )
 
 
@@ -565,12 +724,23 @@ class _Thinking:
             self._sink.close()
 
 
-def _stored_conversation() -> str | None:
+def _stored(key: str) -> str | None:
     try:
-        stored = js.sessionStorage.getItem(STORAGE_KEY)
+        stored = js.sessionStorage.getItem(key)
     except Exception:  # storage blocked (a cross-site iframe, strict privacy settings)
         return None
     return str(stored) if stored else None
+
+
+def _place(page: ChatPage, stored: str | None) -> None:
+    """Which library conversation this tab showed before a reload."""
+    try:
+        place = json.loads(stored or "{}")
+        page.conversation_id = str(place["id"]) or page.conversation_id
+        page.rev, page.title = int(place["rev"]), str(place["title"])
+        page.named = place["named"] is True
+    except (ValueError, TypeError, KeyError):
+        pass
 
 
 def start() -> ChatPage | None:
@@ -583,7 +753,9 @@ def start() -> ChatPage | None:
     # first answer's first frame is as quick as any other.
     render_markdown("# warm\n\n- *a* [1]\n\n```python\nx = 1\n```\n", {"1": "#warm"})
     page = ChatPage(config)
-    page.restore(_stored_conversation())
+    _place(page, _stored(CURRENT_KEY))
+    page.restore(_stored(STORAGE_KEY))
+    page._later(page.refresh())
     root.dataset.appState = "ready"
     question = js.window.streamchatTakePending()
     if question:

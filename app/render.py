@@ -51,6 +51,7 @@ import html
 import re
 import xml.etree.ElementTree as etree
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -64,36 +65,98 @@ from pygments.lexer import Lexer
 from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
 
-from app.blocks import Fence, opening_fence, split_blocks
+from app.blocks import split_blocks
 from app.heal import heal
+from app.md_extensions import ConformanceExtension, Definition, References, expand_indent
+from app.md_math import MATH_ATTRIBUTES, MATH_TAGS, MathInline
+from app.md_syntax import (
+    LIST_MARKER,
+    QUOTE_PREFIX,
+    Fence,
+    is_table_separator,
+    is_thematic_break,
+    opening_fence,
+)
 
-__all__ = ["is_allowed_url", "render_block", "render_markdown"]
+__all__ = ["RenderedBlock", "is_allowed_url", "render_block", "render_markdown", "render_parts"]
 
 
-def render_markdown(text: str, citations: Mapping[str, str] | None = None) -> str:
-    """The HTML for `text`, a whole answer or any prefix of one being streamed.
+def render_markdown(
+    text: str, citations: Mapping[str, str] | None = None, *, streaming: bool = False
+) -> str:
+    """The HTML for `text`, a whole answer, or (`streaming`) a prefix of one being streamed.
 
     `citations` maps a citation id to the href of its source (usually a `#fragment`).
+    The answer is rendered block by block (`app.blocks`), exactly as `StreamRenderer`
+    renders it: link and footnote definitions of any finished block apply in every block.
+    While `streaming`, the last block is the open tail: healed (`app.heal`) first, and its
+    own definitions apply only to itself. A finished answer is never healed.
     """
     blocks, tail = split_blocks(text)
-    finished = "".join(render_block(block, citations) for block in blocks)
-    return finished + render_block(heal(tail), citations)
+    if not streaming and tail:
+        blocks, tail = [*blocks, tail], ""
+    references: dict[str, Definition] = {}
+    rendered: list[RenderedBlock] = []
+    for block in blocks:
+        rendered.append(render_parts(block, citations, references))
+        references = dict(rendered[-1].references)
+    parts = [
+        render_parts(block, citations, references).html
+        if part.needs_again(references)
+        else part.html
+        for block, part in zip(blocks, rendered, strict=True)
+    ]
+    if tail:
+        parts.append(render_parts(heal(tail), citations, references).html)
+    return "".join(parts)
 
 
-def render_block(block: str, citations: Mapping[str, str] | None = None) -> str:
+@dataclass(frozen=True)
+class RenderedBlock:
+    """One block's HTML, the definitions known after it, and the labels it missed."""
+
+    html: str
+    references: Mapping[str, Definition]
+    missing: frozenset[str]
+
+    def needs_again(self, references: Mapping[str, Definition]) -> bool:
+        """Whether the block would render differently now that `references` are known."""
+        return any(label in references for label in self.missing)
+
+
+def render_block(
+    block: str,
+    citations: Mapping[str, str] | None = None,
+    references: Mapping[str, Definition] | None = None,
+) -> str:
     """The HTML for one block of markdown (see `app.blocks.split_blocks`)."""
+    return render_parts(block, citations, references).html
+
+
+def render_parts(
+    block: str,
+    citations: Mapping[str, str] | None = None,
+    references: Mapping[str, Definition] | None = None,
+) -> RenderedBlock:
+    """Render one block with the link and footnote definitions of the others."""
+    known = dict(references or {})
     if not block.strip():
-        return ""
+        return RenderedBlock("", known, frozenset())
     md = _markdown()
     md.reset()
+    seen: References = md.references
+    seen.update(known)
     # One Markdown instance serves every render (Pyodide runs one thread), so the
     # citations of this render are handed to its tree processor for the duration.
     _CitationLinker.citations = citations or {}
     try:
         html_text: str = md.convert(_prepare(block))
-        return html_text
+    except Exception:
+        md.reset()  # A failed convert leaves the instance broken until reset.
+        raise
     finally:
         _CitationLinker.citations = {}
+    return RenderedBlock(html_text, dict(seen), frozenset(seen.missing - set(seen)))
 
 
 def is_allowed_url(url: str) -> bool:
@@ -126,8 +189,25 @@ def _as_browser_reads(url: str) -> str:
 
 
 def _prepare(block: str) -> str:
-    lines = block.replace("\r\n", "\n").replace("\r", "\n").expandtabs(4).split("\n")
+    lines = block.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = _expand_indents(lines)
     return "\n".join(_Normalizer(lines).run())
+
+
+def _expand_indents(lines: list[str]) -> list[str]:
+    """Tabs in indentation expanded (to read the structure), never in text or fenced code."""
+    out = []
+    fence: Fence | None = None
+    for line in lines:
+        if fence is not None:
+            if fence.is_closed_by(line):
+                fence = None
+                line = expand_indent(line)
+            out.append(line)
+            continue
+        fence = opening_fence(line)
+        out.append(expand_indent(line))
+    return out
 
 
 class _Item:
@@ -184,13 +264,13 @@ class _Normalizer:
                 self.out.append("")
                 self.chunk = None
                 self.blank_needed = self.in_table = False
-            elif not self.items and _QUOTE_PREFIX.match(line):
+            elif not self.items and QUOTE_PREFIX.match(line):
                 index = self._quote(index - 1)
             else:
                 if self.blank_needed:
                     self._blank()
                     self.blank_needed = False
-                marker = _MARKER.match(line)
+                marker = LIST_MARKER.match(line)
                 if marker is not None and self._is_item(line):
                     self._item(marker)
                 else:
@@ -216,7 +296,7 @@ class _Normalizer:
     def _quote(self, start: int) -> int:
         """Normalise a block quote's content the same way, one level down."""
         end = start
-        while end < len(self.lines) and _QUOTE_PREFIX.match(self.lines[end]):
+        while end < len(self.lines) and QUOTE_PREFIX.match(self.lines[end]):
             end += 1
         quoted = [_strip_quote(line) for line in self.lines[start:end]]
         if self.blank_needed or self.in_table:
@@ -287,7 +367,7 @@ class _Normalizer:
 
 
 def _strip_quote(line: str) -> str:
-    prefix = _QUOTE_PREFIX.match(line)
+    prefix = QUOTE_PREFIX.match(line)
     return line[prefix.end() :] if prefix else line
 
 
@@ -307,7 +387,7 @@ def _has_loose_list(lines: list[str]) -> bool:
         elif blank or (in_list and _opens_table(line.lstrip(" "), lines, index + 1)):
             return True
         else:
-            in_list = in_list or _MARKER.match(line) is not None
+            in_list = in_list or LIST_MARKER.match(line) is not None
             fence = opening_fence(line)
     return False
 
@@ -317,7 +397,7 @@ def _opens_table(stripped: str, lines: list[str], next_index: int) -> bool:
     return (
         stripped.startswith("|")
         and next_index < len(lines)
-        and _TABLE_SEPARATOR.fullmatch(lines[next_index].strip()) is not None
+        and is_table_separator(lines[next_index])
     )
 
 
@@ -340,7 +420,7 @@ def _starts_other_block(stripped: str) -> bool:
 
 
 def _is_thematic_break(line: str) -> bool:
-    return _THEMATIC_BREAK.fullmatch(line.strip()) is not None
+    return is_thematic_break(line.strip())
 
 
 # --- The Markdown instance, built once: building it costs more than a render. ---
@@ -374,12 +454,14 @@ def _markdown() -> markdown.Markdown:
             DeleteSubExtension(subscript=False),
             TasklistExtension(),
             MagiclinkExtension(),
+            ConformanceExtension(),
         ],
         extension_configs={"tables": {"use_align_attribute": True}},
     )
     md.preprocessors.deregister("html_block")
     md.inlinePatterns.deregister("html")
     md.inlinePatterns.register(_BackslashBreak(r"\\\n", md), "backslash_break", 185)
+    md.inlinePatterns.register(MathInline(md), "math", 186)
     md.treeprocessors.register(_CitationLinker(md), "citations", 15)
     md.treeprocessors.register(_SafeTree(md), "safe_tree", -100)
     return md
@@ -490,11 +572,16 @@ class _SafeTree(Treeprocessor):  # type: ignore[misc]
         index = 0
         while index < len(parent):
             child = parent[index]
-            if child.tag not in _ALLOWED_TAGS:
-                child.tag = "span"
+            if child.tag in MATH_TAGS and (child.tag == "math" or parent.tag in MATH_TAGS):
+                allowed = MATH_ATTRIBUTES
+            else:
+                allowed = _ALLOWED_ATTRIBUTES
+                if child.tag not in _ALLOWED_TAGS:
+                    child.tag = "span"
             for name in list(child.attrib):
                 value = child.attrib[name]
-                if name not in _ALLOWED_ATTRIBUTES or _has_placeholder(value):
+                bad_id = name == "id" and not _FOOTNOTE_ID.fullmatch(value)
+                if name not in allowed or _has_placeholder(value) or bad_id:
                     del child.attrib[name]
             if child.tag == "a" and not self._link_is_safe(child):
                 _unwrap(parent, index, child.text or "", list(child))
@@ -564,12 +651,10 @@ _ALLOWED_TAGS = frozenset(
 _ALLOWED_ATTRIBUTES = frozenset(
     {
         *("href", "src", "alt", "title", "target", "rel", "class", "data-ref"),
-        *("align", "start", "type", "disabled", "checked"),
+        *("align", "start", "type", "disabled", "checked", "id"),
     }
 )
-_NO_CITATIONS_IN = frozenset({"code", "pre", "a"})
+# Footnotes are the only elements with an id (app.md_extensions.footnote_id).
+_FOOTNOTE_ID = re.compile(r"fn-[A-Za-z0-9_-]+")
+_NO_CITATIONS_IN = frozenset({"code", "pre", "a", "math"})
 _CITATION_MARKER = re.compile(r"\[([\w.-]{1,32}(?:\s*,\s*[\w.-]{1,32})*)\]")
-_MARKER = re.compile(r"(?P<indent> *)(?P<bullet>[-*+]|\d{1,9}[.)])(?P<space> +)(?P<rest>.*)")
-_THEMATIC_BREAK = re.compile(r"([-*_])(?:[ \t]*\1){2,}")
-_TABLE_SEPARATOR = re.compile(r"\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?")
-_QUOTE_PREFIX = re.compile(r" {0,3}> ?")

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from app.blocks import split_blocks
 from app.heal import heal
-from app.render import render_block
+from app.md_extensions import Definition
+from app.render import RenderedBlock, render_parts
 
 __all__ = ["AppendBlock", "Patch", "ReplaceBlock", "SetTail", "StreamRenderer"]
 
@@ -37,24 +38,30 @@ class ReplaceBlock:
 
 Patch = AppendBlock | SetTail | ReplaceBlock
 
-RenderBlock = Callable[[str, Mapping[str, str] | None], str]
+RenderBlock = Callable[
+    [str, Mapping[str, str] | None, Mapping[str, Definition] | None], RenderedBlock
+]
 
 
 class StreamRenderer:
     """Turns streamed markdown text into patches; applying them all in order to a list of
-    block HTML plus a tail HTML gives `render_markdown(text, citations)` once finished.
+    block HTML plus a tail HTML gives `render_markdown(text, citations)` once finished,
+    and `render_markdown(text, streaming=True)` after each feed.
 
     Each `feed` costs in proportion to the open tail block, not to the answer: finished
-    text is never split or rendered again.
+    text is never split or rendered again, with one exception: a finished block that uses
+    a link or footnote label defined only by a later block is rendered again
+    (`ReplaceBlock`) when that block finishes, so the link appears.
     """
 
-    def __init__(self, render_block: RenderBlock = render_block) -> None:
+    def __init__(self, render_block: RenderBlock = render_parts) -> None:
         self._render_block = render_block
         self._finished_text: list[str] = []
+        self._finished: list[RenderedBlock] = []
+        self._references: Mapping[str, Definition] = {}
         self._tail_text = ""
-        self._blocks_html: list[str] = []
         self._tail_html = ""
-        self._finished = False
+        self._done = False
 
     @property
     def text(self) -> str:
@@ -64,7 +71,7 @@ class StreamRenderer:
     @property
     def blocks_html(self) -> list[str]:
         """The finished blocks' HTML, in order (a copy)."""
-        return list(self._blocks_html)
+        return [block.html for block in self._finished]
 
     @property
     def tail_html(self) -> str:
@@ -73,49 +80,59 @@ class StreamRenderer:
 
     def feed(self, text: str) -> list[Patch]:
         """Append streamed text, split anywhere; return the patches that show it."""
-        if self._finished:
+        if self._done:
             raise RuntimeError("this answer is finished; start a new StreamRenderer")
         if not text:
             return []
         blocks, self._tail_text = split_blocks(self._tail_text + text)
         patches: list[Patch] = []
         for block in blocks:
-            html = self._render_block(block, None)
-            self._finished_text.append(block)
-            self._blocks_html.append(html)
-            patches.append(AppendBlock(html))
-        tail_html = self._render_block(heal(self._tail_text), None)
+            patches += self._finish_block(block, None)
+        tail_html = self._render_block(heal(self._tail_text), None, self._references).html
         if tail_html != self._tail_html:
             self._tail_html = tail_html
             patches.append(SetTail(tail_html))
         return patches
 
     def finish(self, citations: Mapping[str, str] | None = None) -> list[Patch]:
-        """End of the answer: the tail becomes the last finished block, and the blocks
-        holding markers of `citations` are rendered again with their links."""
-        if self._finished:
+        """End of the answer: the tail, unhealed, becomes the last finished block, and the
+        blocks holding markers of `citations` are rendered again with their links."""
+        if self._done:
             return []
-        self._finished = True
+        self._done = True
         patches: list[Patch] = []
         if citations:
             markers = _markers_of(citations)
             for index, block in enumerate(self._finished_text):
-                if not markers.search(block):
-                    continue
-                html = self._render_block(block, citations)
-                if html != self._blocks_html[index]:
-                    self._blocks_html[index] = html
-                    patches.append(ReplaceBlock(index, html))
+                if markers.search(block):
+                    patches += self._render_again(index, citations)
         if self._tail_text:
-            html = self._render_block(heal(self._tail_text), citations)
-            self._finished_text.append(self._tail_text)
+            patches += self._finish_block(self._tail_text, citations)
             self._tail_text = ""
-            self._blocks_html.append(html)
-            patches.append(AppendBlock(html))
         if self._tail_html:
             self._tail_html = ""
             patches.append(SetTail(""))
         return patches
+
+    def _finish_block(self, block: str, citations: Mapping[str, str] | None) -> list[Patch]:
+        rendered = self._render_block(block, citations, self._references)
+        added = rendered.references.keys() - self._references.keys()
+        self._references = rendered.references
+        patches: list[Patch] = []
+        if added:
+            for index, earlier in enumerate(self._finished):
+                if earlier.missing & added:
+                    patches += self._render_again(index, citations)
+        self._finished_text.append(block)
+        self._finished.append(rendered)
+        patches.append(AppendBlock(rendered.html))
+        return patches
+
+    def _render_again(self, index: int, citations: Mapping[str, str] | None) -> list[Patch]:
+        old = self._finished[index]
+        new = self._render_block(self._finished_text[index], citations, self._references)
+        self._finished[index] = new
+        return [] if new.html == old.html else [ReplaceBlock(index, new.html)]
 
 
 def _markers_of(citations: Mapping[str, str]) -> re.Pattern[str]:

@@ -34,10 +34,9 @@
 
   if (params.get("embed") === "1") {
     // A hook for the page's stylesheet. The widget's panel has its own title bar and close
-    // button, and the host chooses the theme, so the page's own top bar would only repeat them.
+    // button, and the host chooses the theme, so the page's top bar keeps only what the panel
+    // lacks: the conversations drawer and New chat (static/style.css).
     root.dataset.embed = "1";
-    var topbar = document.querySelector("body > header");
-    if (topbar) topbar.style.display = "none";
   }
   setTheme(params.get("theme") || "auto");
   if (window.matchMedia) {
@@ -285,6 +284,9 @@
       };
     }
     return {
+      // The page's conversation list (static/conversations.js) keeps its records in memory
+      // itself rather than rely on this stand-in, which covers only what PyScript needs.
+      streamchatStandIn: true,
       open: function (name) {
         var opening = { result: undefined, error: null, transaction: null, readyState: "pending", onsuccess: null, onerror: null, onupgradeneeded: null, onblocked: null };
         Promise.resolve().then(function () {

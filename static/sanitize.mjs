@@ -2,9 +2,24 @@
 // fragment before app/browser/dom.py inserts it, whatever app/render.py produced.
 import DOMPurify from "./vendor/dompurify/purify.es.mjs";
 
+// MathML from app/md_math.py: exactly its MATH_TAGS and MATH_ATTRIBUTES, no more.
+const MATH_TAGS = [
+  "math", "mrow", "mi", "mn", "mo", "mtext", "mspace", "msup", "msub", "msubsup",
+  "mfrac", "msqrt", "mroot", "mover", "munder", "munderover", "mtable", "mtr",
+  "mtd", "mstyle", "mpadded", "mphantom", "menclose",
+];
+const MATH_ATTRIBUTES = [
+  "display", "mathvariant", "stretchy", "fence", "separator", "lspace", "rspace",
+  "width", "height", "depth", "accent", "accentunder", "columnalign", "columnspacing",
+  "rowspacing", "columnlines", "rowlines", "linethickness", "displaystyle",
+  "scriptlevel", "form", "largeop", "movablelimits", "minsize", "maxsize",
+  "notation", "symmetric", "voffset",
+];
+
 const CONFIG = {
   USE_PROFILES: { html: true },
-  ADD_ATTR: ["target", "tabindex"],
+  ADD_TAGS: MATH_TAGS,
+  ADD_ATTR: ["target", "tabindex", ...MATH_ATTRIBUTES],
   FORBID_TAGS: ["style", "form", "textarea", "select"],
   FORBID_ATTR: ["style"],
   // DOMPurify checks every attribute value that is not known to be URL-free against this

@@ -91,7 +91,10 @@ class NaiveSink:
 
     def add(self, text: str) -> None:
         self._text += text
-        _update(self._measure, lambda: self._view.show_whole(render_markdown(self._text)))
+        _update(
+            self._measure,
+            lambda: self._view.show_whole(render_markdown(self._text, streaming=True)),
+        )
         self._on_change()
 
     def finish(self, anchors: Mapping[str, str] | None = None) -> None:

@@ -200,7 +200,7 @@ def test_progress_is_announced_politely_and_the_answer_is_busy_while_it_streams(
     assert "Connection lost, retrying 1/3…" in said
     assert re.fullmatch(r"Answer complete, \d sources?\.", said[-1])
     assert len(said) <= 4, "the status region must not announce every token"
-    expect(answer.locator("[data-role=answer-meta]")).to_contain_text("tokens/s")
+    expect(answer.locator("[data-role=answer-meta]")).to_contain_text("words/s")
 
 
 def test_a_slow_server_is_reported_as_still_waiting(page: Page, server_url: str) -> None:
@@ -280,7 +280,7 @@ def test_a_hidden_page_does_no_rendering_work_and_catches_up_when_shown(
     page.evaluate(SET_VISIBILITY, "hidden")
     answer = ask(page, QUESTION)
     # Tokens are arriving (the status line counts them) but nothing has been rendered.
-    expect(answer.locator("[data-role=answer-meta]")).to_contain_text("tokens/s")
+    expect(answer.locator("[data-role=answer-meta]")).to_contain_text("words/s")
     body = answer.locator("[data-role=answer-body]")
     assert body.inner_text() == ""
     page.evaluate(SET_VISIBILITY, "visible")

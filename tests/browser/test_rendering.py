@@ -9,6 +9,7 @@ so the page renders many prefixes of each answer.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from playwright.sync_api import Dialog, Locator, Page, expect
 
 from app.blocks import split_blocks
+from app.md_math import MATH_ATTRIBUTES, MATH_TAGS
 from app.render import render_markdown
 from tests.browser.conftest import ask, open_page
 
@@ -75,8 +77,12 @@ def warm_up(page: Page) -> None:
 INSTALL_PROBE = r"""() => {
   const FORBIDDEN_TAGS = new Set([
     'script', 'iframe', 'frame', 'frameset', 'object', 'embed', 'applet', 'form', 'meta',
-    'base', 'link', 'style', 'svg', 'math', 'template', 'noscript', 'xmp', 'noembed', 'portal',
+    'base', 'link', 'style', 'svg', 'template', 'noscript', 'xmp', 'noembed', 'portal',
   ]);
+  // MathML: exactly the elements and attributes that app/md_math.py writes.
+  const MATH_TAGS = new Set(__MATH_TAGS__);
+  const MATH_ATTRIBUTES = new Set(__MATH_ATTRIBUTES__);
+  const MATHML = 'http://www.w3.org/1998/Math/MathML';
   const STRICT_TAGS = new Set(['details', 'textarea', 'select', 'option', 'label', 'dialog']);
   const FORBIDDEN_ATTRIBUTES = new Set([
     'style', 'srcdoc', 'srcset', 'formaction', 'action', 'xlink:href', 'background',
@@ -95,8 +101,15 @@ INSTALL_PROBE = r"""() => {
     const tag = element.localName;
     const found = [];
     const say = (what) => found.push(`<${tag}> ${what}: ${element.outerHTML.slice(0, 200)}`);
-    if (FORBIDDEN_TAGS.has(tag) || element.namespaceURI !== 'http://www.w3.org/1999/xhtml') {
+    const isMath = element.namespaceURI === MATHML && MATH_TAGS.has(tag);
+    const isHtml = element.namespaceURI === 'http://www.w3.org/1999/xhtml';
+    if (FORBIDDEN_TAGS.has(tag) || (!isHtml && !isMath)) {
       say('element');
+    }
+    if (isMath) {
+      for (const {name} of Array.from(element.attributes)) {
+        if (!MATH_ATTRIBUTES.has(name)) say(`math attribute ${name}`);
+      }
     }
     if (strict) {
       if (STRICT_TAGS.has(tag)) say('element');
@@ -120,6 +133,10 @@ INSTALL_PROBE = r"""() => {
   };
   window.__probe = {problemsOf, inspectTree};
 }"""
+
+INSTALL_PROBE = INSTALL_PROBE.replace("__MATH_TAGS__", json.dumps(sorted(MATH_TAGS))).replace(
+    "__MATH_ATTRIBUTES__", json.dumps(sorted(MATH_ATTRIBUTES))
+)
 
 # Before the question is asked: anything that would show a script ran bumps `__pwned`,
 # and a MutationObserver inspects every element and attribute that appears in an answer

@@ -49,8 +49,9 @@ def test_status_words() -> None:
 
 def test_speed_text_reports_first_token_and_rate() -> None:
     assert speed_text(None, 0, 0) == ""
-    assert speed_text(0.42, 1, 0) == "First token after 0.4 s"
-    assert speed_text(0.42, 100, 2.0) == "First token after 0.4 s · 50 tokens/s"
+    assert speed_text(0.42, 1, 0) == "First words after 0.4 s"
+    assert speed_text(0.42, 100, 2.0) == "First words after 0.4 s · 50 words/s"
+    assert speed_text(0.42, 100, 2.0, "tokens") == "First words after 0.4 s · 50 tokens/s"
 
 
 def test_the_conversation_survives_a_round_trip_and_an_interrupted_answer_is_stopped() -> None:
@@ -81,7 +82,7 @@ def test_truncate_removes_a_turn_and_everything_after_it() -> None:
 def test_progress_is_honest_about_each_phase() -> None:
     assert progress_text(3.0, 0.0, None, 0) == "Waiting for the first words…"
     assert progress_text(12.4, 0.0, None, 0) == "Still waiting for the server… (12 s)"
-    assert progress_text(3.0, 0.0, 1.0, 41) == "First token after 1.0 s · 20 tokens/s"
+    assert progress_text(3.0, 0.0, 1.0, 41) == "First words after 1.0 s · 20 words/s"
 
 
 @pytest.mark.parametrize(("top", "expected"), [(552, True), (510, True), (400, False), (0, False)])

@@ -757,3 +757,13 @@ async def test_a_reloaded_page_resumes_after_its_cursor_and_keeps_it_current() -
     assert transport.resumed_from == ["2", "4"]
     assert seen[0] == "Token(text='c')@3"  # event 2, sent again, was skipped
     assert cursor.last_event_id == "5"
+
+
+async def test_a_rate_limit_with_words_is_waited_for_and_quoted() -> None:
+    limited = HTTPStatus(429, 20.0, "You are sending questions too quickly.", "rate-limit")
+    transport = FakeTransport(*[Attempt([], limited) for _ in range(4)])
+    result = await run(transport)
+    assert all(delay >= 20 for delay in result.delays)
+    assert [r.message for r in result.reconnects] == ["You are sending questions too quickly."] * 3
+    assert isinstance(result.error, AnswerFailed)
+    assert result.error.user_message == "You are sending questions too quickly."

@@ -170,7 +170,7 @@ def test_no_raw_marker_flashes_while_streaming(sentence: str) -> None:
     for end in range(1, len(sentence) + 1):
         if sentence[end - 1] == "]":
             continue  # `[text]` shows until `(` arrives: it may be literal or a citation
-        text = visible_text(parse(render_markdown(sentence[:end])))
+        text = visible_text(parse(render_markdown(sentence[:end], streaming=True)))
         for marker in ("*", "`", "~", "[", "](", "&am", "|"):
             assert marker not in text, (sentence[:end], text)
         assert not re.search(r"(^|\s)_|_($|\s|[.,])", text), (sentence[:end], text)
@@ -196,3 +196,16 @@ def test_healing_only_touches_the_last_paragraph(tail: str) -> None:
 )
 def test_a_tail_that_ends_with_a_closed_code_block_is_left_alone(tail: str) -> None:
     assert heal(tail) == tail
+
+
+@pytest.mark.parametrize(
+    ("tail", "healed"),
+    [
+        ("Energy $$E = m_1 c^2 + a_", "Energy $$E = m_1 c^2 + a_"),
+        ("So \\(a*b", "So \\(a*b"),
+        ("Both $a*b$ and *x", "Both $a*b$ and *x*"),
+        ("Price $5 for **bold", "Price $5 for **bold**"),
+    ],
+)
+def test_math_is_not_healed_as_emphasis(tail: str, healed: str) -> None:
+    assert heal(tail) == healed

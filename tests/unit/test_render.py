@@ -367,10 +367,13 @@ def test_api_reference_has_a_table_and_code_inside_list_items() -> None:
 def test_corpus_renders_balanced_html_with_every_block_on_its_own(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     blocks, tail = split_blocks(text)
-    for block in [*blocks, heal(tail)]:
+    for block in [*blocks, tail]:
         root = parse(render_block(block))
         assert all(not isinstance(child, str) or not child.strip() for child in root.children)
-    assert render_markdown(text) == "".join(map(render_block, blocks)) + render_block(heal(tail))
+    # The corpus defines no links: each block renders as it would alone, the last unhealed.
+    assert render_markdown(text) == "".join(map(render_block, [*blocks, tail]))
+    streamed = "".join(map(render_block, blocks)) + render_block(heal(tail))
+    assert render_markdown(text, streaming=True) == streamed
 
 
 # --- Code blocks. ---
@@ -658,6 +661,7 @@ def test_there_are_enough_xss_payloads() -> None:
 @pytest.mark.parametrize("payload", XSS_PAYLOADS)
 def test_xss_payload_and_every_prefix_render_safely(payload: str) -> None:
     for end in range(1, len(payload) + 1):
+        assert_safe(render_markdown(payload[:end], CITATIONS, streaming=True))
         assert_safe(render_markdown(payload[:end], CITATIONS))
 
 
@@ -755,3 +759,124 @@ def test_an_answer_that_ends_with_a_code_block_renders_it_as_code() -> None:
     html = render_markdown("It shows it in code:\n\n```python\nreturn 2**attempt\n```\n")
     assert '<div class="code-block" data-lang="python">' in html
     assert "<strong>" not in html
+
+
+# --- Markdown as models write it (the spec suites are in test_conformance.py). ---
+
+
+def test_reference_links_resolve_across_blocks() -> None:
+    text = (
+        "See [docs][1] and [the guide].\n\nMore text.\n\n"
+        "[1]: https://a.example/docs\n[the guide]: https://b.example 'Guide'\n"
+    )
+    root = parse(render_markdown(text))
+    links = [link.attrs["href"] for link in root.find_all("a")]
+    assert links == ["https://a.example/docs", "https://b.example"]
+    assert "[1]:" not in visible_text(root)
+
+
+def test_the_first_definition_of_a_label_wins() -> None:
+    text = "[x]\n\n[x]: https://first.example\n\n[x]: https://second.example\n"
+    assert 'href="https://first.example"' in render_markdown(text)
+
+
+@pytest.mark.parametrize(
+    ("markdown", "text"),
+    [
+        ("\\$5 each", "$5 each"),
+        ("\\# not a heading", "# not a heading"),
+        ("a\\|b \\~ \\@ \\%", "a|b ~ @ %"),
+        ("\\*not emphasis\\*", "*not emphasis*"),
+    ],
+)
+def test_backslash_escapes_every_ascii_punctuation(markdown: str, text: str) -> None:
+    assert visible_text(parse(render_markdown(markdown))) == text
+
+
+@pytest.mark.parametrize(
+    ("markdown", "heading"),
+    [("## Getting started with C#", "Getting started with C#"), ("# Title #", "Title")],
+)
+def test_atx_heading_closing_hashes_need_a_space(markdown: str, heading: str) -> None:
+    root = parse(render_markdown(markdown))
+    assert root.find_all("h1") + root.find_all("h2")
+    assert visible_text(root) == heading
+
+
+def test_hashtags_are_not_a_heading() -> None:
+    assert render_markdown("#AI #ML") == "<p>#AI #ML</p>"
+
+
+def test_tabs_stay_in_code_blocks() -> None:
+    makefile = "```make\nall:\n\tgcc -o app main.c\n```"
+    assert "\t</span>gcc" in render_markdown(makefile)
+    assert render_markdown("    a\tb") == "<pre><code>a\tb\n</code></pre>"
+
+
+@pytest.mark.parametrize("markdown", ["4*5.", "**foo bar **", "a `stray backtick", "x _y"])
+def test_a_finished_answer_is_not_healed(markdown: str) -> None:
+    assert visible_text(parse(render_markdown(markdown))) == markdown
+    assert visible_text(parse(render_markdown(markdown, streaming=True))) != markdown
+
+
+def test_escaped_pipe_in_a_table_code_span() -> None:
+    root = parse(render_markdown("| f | g |\n|---|---|\n| `a\\|b` | x |"))
+    assert [code.text() for code in root.find_all("code")] == ["a|b"]
+
+
+def test_block_quote_inside_a_list_item() -> None:
+    assert shape(render_markdown("- item\n\n  > quoted\n")) == "ul(li(p blockquote(p)))"
+
+
+def test_quote_then_rule_is_not_a_heading() -> None:
+    assert shape(render_markdown("> quote\n---\n")) == "blockquote(p) hr"
+
+
+def test_setext_heading_takes_the_whole_paragraph() -> None:
+    assert render_markdown("Foo\nbar\n===") == "<h1>Foo\nbar</h1>"
+
+
+def test_footnotes() -> None:
+    root = parse(render_markdown("Fact[^a] and more[^b].\n\n[^a]: First.\n[^b]: Second.\n"))
+    refs = [(link.attrs["href"], link.text()) for link in root.find_all("a")]
+    assert refs == [("#fn-a", "1"), ("#fn-b", "2")]
+    notes = [div.attrs.get("id") for div in root.find_all("div")]
+    assert notes == ["fn-a", "fn-b"]
+    assert render_markdown("No note[^x].") == "<p>No note[^x].</p>"
+
+
+@pytest.mark.parametrize(
+    ("markdown", "display"),
+    [
+        ("$x^2$", "inline"),
+        ("\\(a^2 + b^2\\)", "inline"),
+        ("$$\\frac{a}{b}$$", "block"),
+        ("\\[ x = \\frac{a}{b} \\]", "block"),
+    ],
+)
+def test_math_becomes_mathml(markdown: str, display: str) -> None:
+    html = render_markdown(f"The formula {markdown} here.")
+    assert f'<math display="{display}">' in html
+    assert "\\" not in html
+    assert "$" not in html
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    ["It costs $5 and $10.", "Pay \\$5 or `$x$` now", "Between $ 5 and $6"],
+)
+def test_prices_and_code_stay_text(markdown: str) -> None:
+    assert "<math" not in render_markdown(markdown)
+
+
+def test_math_keeps_its_underscores_and_stars_from_markdown() -> None:
+    html = render_markdown("Take $a_1 * b_2$ and $c_3$.")
+    assert "<em>" not in html
+    assert html.count("<math") == 2
+
+
+def test_math_attributes_and_elements_are_allow_listed() -> None:
+    html = render_markdown("$\\href{javascript:alert(1)}{x}$ and $\\color{red}{y}$")
+    assert "javascript" not in html
+    assert "href=" not in html
+    assert " style=" not in html

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.render import render_block, render_markdown
+from app.md_extensions import Definition
+from app.render import RenderedBlock, render_markdown, render_parts
 from app.stream_render import AppendBlock, Patch, ReplaceBlock, SetTail, StreamRenderer
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -49,7 +50,7 @@ def stream(
         assert page.blocks == renderer.blocks_html
         assert page.tail == renderer.tail_html
         if check_steps:
-            assert page.html == render_markdown(text[:end])
+            assert page.html == render_markdown(text[:end], streaming=True)
     page.apply(renderer.finish(citations))
     assert renderer.text == text
     return page
@@ -136,9 +137,13 @@ def test_feeding_after_finish_is_an_error() -> None:
 def test_cost_of_a_feed_does_not_grow_with_the_answer() -> None:
     rendered: list[str] = []
 
-    def counting_render_block(block: str, citations: Mapping[str, str] | None) -> str:
+    def counting_render_block(
+        block: str,
+        citations: Mapping[str, str] | None,
+        references: Mapping[str, Definition] | None,
+    ) -> RenderedBlock:
         rendered.append(block)
-        return render_block(block, citations)
+        return render_parts(block, citations, references)
 
     text = ANSWERS["12_long_guide.md"]
     renderer = StreamRenderer(counting_render_block)
@@ -156,3 +161,46 @@ def renderer_blocks(text: str) -> list[str]:
 
     blocks, tail = split_blocks(text)
     return [*blocks, tail]
+
+
+def test_a_reference_link_becomes_a_link_when_its_definition_arrives() -> None:
+    renderer = StreamRenderer()
+    page = Page()
+    page.apply(renderer.feed("Read [the docs][1].\n\nMore.\n\n[1]: https://docs.exa"))
+    page.apply(renderer.feed("mple\n"))
+    # Not while the definition streams: it might not be finished.
+    assert page.blocks == ["<p>Read [the docs][1].</p>", "<p>More.</p>"]
+    patches = renderer.finish()
+    page.apply(patches)
+    assert isinstance(patches[0], ReplaceBlock)
+    assert patches[0].index == 0
+    assert 'href="https://docs.example"' in page.blocks[0]
+    assert page.html == render_markdown(renderer.text)
+
+
+def test_a_definition_in_a_finished_block_links_earlier_blocks_while_streaming() -> None:
+    text = "See [x].\n\n[x]: https://x.example\n\nAnd [x] again, [^n].\n\n[^n]: A note.\n\nEnd"
+    renderer = StreamRenderer()
+    page = Page()
+    for end in range(1, len(text) + 1):
+        page.apply(renderer.feed(text[end - 1]))
+        assert page.html == render_markdown(text[:end], streaming=True)
+    page.apply(renderer.finish())
+    assert page.html == render_markdown(text)
+    assert page.html.count('href="https://x.example"') == 2
+    assert 'href="#fn-n"' in page.html
+
+
+def test_an_unfinished_formula_shows_as_source_while_streaming() -> None:
+    renderer = StreamRenderer()
+    renderer.feed("The area is $$\\pi r_1^2 + a_")
+    assert "<math" not in renderer.tail_html
+    assert "<em>" not in renderer.tail_html
+    renderer.feed("2$$ exactly.")
+    assert '<math display="block">' in renderer.tail_html
+
+
+def test_a_finished_answer_ends_unhealed() -> None:
+    renderer = StreamRenderer()
+    assert renderer.feed("It is 4*5.") == [SetTail("<p>It is 4<em>5.</em></p>")]
+    assert renderer.finish() == [AppendBlock("<p>It is 4*5.</p>"), SetTail("")]

@@ -1,0 +1,104 @@
+"""Math in markdown as MathML: `$…$`, `$$…$$`, `\\(…\\)` and `\\[…\\]`, through latex2mathml.
+
+Chromium renders MathML Core natively, so the page needs no JavaScript math library. A
+formula that latex2mathml cannot convert stays as its source text. Prices stay text: a
+`$` opens a formula only before a non-space, and closes one only after a non-space and
+not before a digit (pandoc's rule), so `$5 and $10` has no formula. Code spans win (their
+pattern runs first), and an escaped `\\$` is a dollar sign.
+
+Only the MathML elements and attributes listed in `MATH_TAGS` and `MATH_ATTRIBUTES` are
+kept (by `app.render`'s tree sanitiser, and by the same lists in `static/sanitize.mjs`).
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as etree
+from functools import lru_cache
+
+from markdown import Markdown
+from markdown.inlinepatterns import InlineProcessor
+from markdown.util import AtomicString
+
+from app.md_syntax import MATH
+
+__all__ = ["MATH_ATTRIBUTES", "MATH_TAGS", "MathInline", "to_mathml"]
+
+MATH_TAGS = frozenset(
+    {
+        *("math", "mrow", "mi", "mn", "mo", "mtext", "mspace", "msup", "msub", "msubsup"),
+        *("mfrac", "msqrt", "mroot", "mover", "munder", "munderover", "mtable", "mtr"),
+        *("mtd", "mstyle", "mpadded", "mphantom", "menclose"),
+    }
+)
+MATH_ATTRIBUTES = frozenset(
+    {
+        *("display", "mathvariant", "stretchy", "fence", "separator", "lspace", "rspace"),
+        *("width", "height", "depth", "accent", "accentunder", "columnalign", "columnspacing"),
+        *("rowspacing", "columnlines", "rowlines", "linethickness", "displaystyle"),
+        *("scriptlevel", "form", "largeop", "movablelimits", "minsize", "maxsize"),
+        *("notation", "symmetric", "voffset"),
+    }
+)
+
+
+def to_mathml(latex: str, *, display: bool) -> etree.Element | None:
+    """The `<math>` element for a LaTeX formula, or None if it cannot be converted."""
+    converted = _convert(latex.strip(), display)
+    if converted is None:
+        return None
+    # A fresh copy each time: Python-Markdown takes ownership of the elements it is given.
+    math = etree.fromstring(converted)
+    if any(element.tag not in MATH_TAGS for element in math.iter()):
+        return None  # latex2mathml passed markup through (`\\text{<b>}`): show the source.
+    return math
+
+
+class MathInline(InlineProcessor):  # type: ignore[misc]
+    """Any of the four delimiters, in one pattern so that the leftmost formula wins."""
+
+    def __init__(self, md: Markdown) -> None:
+        super().__init__(MATH.pattern, md)
+
+    def handleMatch(
+        self, m: re.Match[str], data: str
+    ) -> tuple[etree.Element | None, int | None, int | None]:
+        if m["dollars"] is not None:
+            latex, display = m["dollars"], True
+        elif m["bracket"] is not None:
+            latex, display = m["bracket"], True
+        elif m["paren"] is not None:
+            latex, display = m["paren"], False
+        else:
+            latex, display = m["dollar"], False
+        math = to_mathml(latex, display=display) if latex.strip() else None
+        if math is None or (m["bracket"] is not None and _CITATION_LIKE.fullmatch(latex)):
+            # `\\[1\\]` is an escaped citation marker, not a formula.
+            return None, None, None
+        _atomic(math)
+        return math, m.start(0), m.end(0)
+
+
+@lru_cache(maxsize=256)
+def _convert(latex: str, display: bool) -> str | None:
+    from latex2mathml.converter import convert
+
+    try:
+        mathml: str = convert(latex, display="block" if display else "inline")
+    except Exception:
+        return None
+    return _NAMESPACE.sub("", mathml)
+
+
+def _atomic(element: etree.Element) -> None:
+    """Mark every text in the formula as done, so no inline pattern parses it again."""
+    if element.text:
+        element.text = AtomicString(element.text)
+    for child in element:
+        _atomic(child)
+        if child.tail:
+            child.tail = AtomicString(child.tail)
+
+
+_CITATION_LIKE = re.compile(r"[\d,\s]+")
+_NAMESPACE = re.compile(r' xmlns="[^"]*"')
