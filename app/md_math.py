@@ -71,7 +71,8 @@ class MathInline(InlineProcessor):  # type: ignore[misc]
             latex, display = m["paren"], False
         else:
             latex, display = m["dollar"], False
-        math = to_mathml(latex, display=display) if latex.strip() else None
+        # Only backslashes between `\\[` and `\\]` is escapes (CommonMark §2.4), no formula.
+        math = to_mathml(latex, display=display) if latex.strip().strip("\\") else None
         if math is None or (m["bracket"] is not None and _CITATION_LIKE.fullmatch(latex)):
             # `\\[1\\]` is an escaped citation marker, not a formula.
             return None, None, None

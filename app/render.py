@@ -26,10 +26,11 @@ Only pymdownx modules that do not import `yaml` are used: the page has no PyYAML
 Markdown is preprocessed per block (outside code fences) where Python-Markdown and GFM
 disagree: a list, fence or table right after a paragraph gets the blank line that
 Python-Markdown needs; list items nested by 2 or 3 spaces (CommonMark's content column)
-are re-indented to Python-Markdown's 4 per level, with the code fences inside them;
-`1)` becomes `1.`. (`tab_length=2` was the alternative: it nests 2-space lists, but makes
-any 2-space indent an indented code block and breaks 4-space nesting, which models also
-write.)
+are re-indented to Python-Markdown's 4 per level, with the code fences inside them; an
+ordered item not starting at 1 after a line of text stays text (only `1.` interrupts a
+paragraph); a fence still open at the end of a block is closed there. (`tab_length=2` was
+the alternative: it nests 2-space lists, but makes any 2-space indent an indented code
+block and breaks 4-space nesting, which models also write.)
 
 Safety: a tree processor that runs last sees every element before serialisation: `<a
 href>` and `<img src>` must be `http:`, `https:`, `mailto:` or a `#fragment` after HTML
@@ -68,8 +69,10 @@ from pygments.util import ClassNotFound
 from app.blocks import split_blocks
 from app.heal import heal
 from app.md_extensions import ConformanceExtension, Definition, References, expand_indent
+from app.md_inline import InlineExtension
 from app.md_math import MATH_ATTRIBUTES, MATH_TAGS, MathInline
 from app.md_syntax import (
+    ATX_HEADING,
     LIST_MARKER,
     QUOTE_PREFIX,
     Fence,
@@ -271,10 +274,13 @@ class _Normalizer:
                     self._blank()
                     self.blank_needed = False
                 marker = LIST_MARKER.match(line)
-                if marker is not None and self._is_item(line):
+                if marker is not None and self._is_item(line) and not self._in_paragraph(marker):
                     self._item(marker)
                 else:
                     self._content(line, index)
+        if self.fence is not None:
+            # A fence still open where the block (or quote) ends runs to there (CommonMark).
+            self.out.append(" " * self.fence.new + self.fence.fence.marker)
         return self.out
 
     def _blank(self) -> None:
@@ -306,6 +312,22 @@ class _Normalizer:
         self.chunk = self.chunk or ("text", 0)
         return end
 
+    def _in_paragraph(self, marker: re.Match[str]) -> bool:
+        """Whether an ordered item not starting at 1 continues a paragraph: only `1.` may
+        interrupt one (CommonMark §5.3), so `14.` after a line of text is text."""
+        if self.items or self.in_table or not self._follows_text() or self.chunk is None:
+            return False
+        bullet = marker["bullet"]
+        previous = self.out[-1]
+        return (
+            self.chunk[0] == "text"
+            and bullet[0].isdigit()
+            and int(bullet[:-1]) != 1
+            and ATX_HEADING.fullmatch(previous) is None
+            and not is_thematic_break(previous)
+            and not previous.lstrip().startswith(("|", ">", "```", "~~~"))
+        )
+
     def _is_item(self, line: str) -> bool:
         indent = len(line) - len(line.lstrip(" "))
         limit = self.items[-1].content + 3 if self.items else 3
@@ -321,8 +343,7 @@ class _Normalizer:
             self._blank()
         del self.items[depth:]
         self.items.append(_Item(indent, indent + len(marker["bullet"]) + len(marker["space"])))
-        bullet = marker["bullet"].replace(")", ".")
-        self.out.append(" " * (4 * depth) + bullet + " " + marker["rest"])
+        self.out.append(" " * (4 * depth) + marker["bullet"] + " " + marker["rest"])
         self.chunk = self.chunk or ("item", depth)
         self.in_table = False
 
@@ -455,6 +476,7 @@ def _markdown() -> markdown.Markdown:
             TasklistExtension(),
             MagiclinkExtension(),
             ConformanceExtension(),
+            InlineExtension(),
         ],
         extension_configs={"tables": {"use_align_attribute": True}},
     )
@@ -568,7 +590,7 @@ class _SafeTree(Treeprocessor):  # type: ignore[misc]
     def run(self, root: etree.Element) -> None:
         self._clean_children(root)
 
-    def _clean_children(self, parent: etree.Element) -> None:
+    def _clean_children(self, parent: etree.Element, in_link: bool = False) -> None:
         index = 0
         while index < len(parent):
             child = parent[index]
@@ -583,13 +605,15 @@ class _SafeTree(Treeprocessor):  # type: ignore[misc]
                 bad_id = name == "id" and not _FOOTNOTE_ID.fullmatch(value)
                 if name not in allowed or _has_placeholder(value) or bad_id:
                     del child.attrib[name]
-            if child.tag == "a" and not self._link_is_safe(child):
+            if child.tag == "a" and (in_link or not self._link_is_safe(child)):
+                # A link inside a link (`[see <https://x>](https://y)`) is its text: HTML
+                # has no nested links.
                 _unwrap(parent, index, child.text or "", list(child))
                 continue
             if child.tag == "img" and not is_allowed_url(child.get("src", "")):
                 _unwrap(parent, index, child.get("alt", ""), [])
                 continue
-            self._clean_children(child)
+            self._clean_children(child, in_link or child.tag == "a")
             index += 1
 
     @staticmethod

@@ -7,16 +7,22 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import uvicorn
 
+from server import redact
 from server.app import create_app
+from server.auth import resolve_secret
+from server.headers import origin_of
 from server.settings import REPO_ROOT, Settings
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_args(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> argparse.Namespace:
+    """The command line's arguments; `environ` (default: the process's) for `env:` secrets."""
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
@@ -124,6 +130,100 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="longest question accepted (default: 4000)",
     )
+    limits = parser.add_argument_group("limits (docs/security.md)")
+    limits.add_argument(
+        "--reader-grace",
+        type=float,
+        default=15.0,
+        metavar="S",
+        help="an answer nobody reads is stopped (its upstream request cancelled) after S"
+        " seconds, time enough for a reload to resume it (default: 15)",
+    )
+    limits.add_argument(
+        "--upstream-connections",
+        type=int,
+        default=100,
+        metavar="N",
+        help="answers generated at once, and the upstream connection pool's size; when all"
+        " are taken the answer abandoned longest is stopped, else a 503 (default: 100)",
+    )
+    limits.add_argument(
+        "--max-answers",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="answers kept at once; finished ones are forgotten first to make room (default: 1000)",
+    )
+    limits.add_argument(
+        "--client-streams",
+        type=int,
+        default=10,
+        metavar="N",
+        help="answer streams one client (address, or token subject) may have open at once;"
+        " 0: no limit (default: 10)",
+    )
+    limits.add_argument(
+        "--client-questions",
+        type=int,
+        default=60,
+        metavar="N",
+        help="new questions one client may ask per minute (in bursts of up to N); 0: no"
+        " limit (default: 60)",
+    )
+    limits.add_argument(
+        "--max-answer-bytes",
+        type=int,
+        default=1_048_576,
+        metavar="N",
+        help="bytes of text per answer; a longer answer is cut off and says so"
+        " (default: 1048576, 1 MB)",
+    )
+    limits.add_argument(
+        "--write-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="a client that reads nothing for S seconds while the server has data for it is"
+        " disconnected (default: 30)",
+    )
+    security = parser.add_argument_group("sign-in and headers (docs/security.md)")
+    security.add_argument(
+        "--require-token",
+        metavar="SECRET",
+        help="require an access token (JWT, HS256) signed with SECRET on every API request;"
+        " env:VAR reads the secret from that environment variable (default: no sign-in)",
+    )
+    security.add_argument(
+        "--ticket-seconds",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="with --require-token: how long a one-time EventSource ticket is valid (default: 30)",
+    )
+    security.add_argument(
+        "--img-src",
+        dest="img_origins",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="ORIGIN",
+        help="let the page load images from this origin too (CSP img-src; repeatable)",
+    )
+    security.add_argument(
+        "--connect-src",
+        dest="connect_origins",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="ORIGIN",
+        help="let the page connect to this origin too (CSP connect-src; repeatable)",
+    )
+    security.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="trust X-Forwarded-For from these proxy addresses (comma-separated, or *), so"
+        " that per-client limits see the real client (default: trust none)",
+    )
     args = parser.parse_args(argv)
     if args.upstream and not args.model:
         parser.error("--upstream needs --model")
@@ -149,6 +249,32 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--history-ttl must be positive")
     if not 0.2 <= args.ping_interval <= 60:
         parser.error("--ping-interval must be 0.2 to 60")
+    if not 0 <= args.reader_grace <= 3600:
+        parser.error("--reader-grace must be 0 to 3600")
+    if args.upstream_connections < 1:
+        parser.error("--upstream-connections must be positive")
+    if args.max_answers < 1:
+        parser.error("--max-answers must be positive")
+    if args.client_streams < 0 or args.client_questions < 0:
+        parser.error("--client-streams and --client-questions must not be negative")
+    if args.max_answer_bytes < 1024:
+        parser.error("--max-answer-bytes must be at least 1024")
+    if not args.write_timeout > 0:
+        parser.error("--write-timeout must be positive")
+    if not 1 <= args.ticket_seconds <= 600:
+        parser.error("--ticket-seconds must be 1 to 600")
+    for origin in [*args.img_origins, *args.connect_origins]:
+        if origin_of(origin) != origin.rstrip("/"):
+            parser.error(f"{origin!r} is not an origin (https://host or https://host:port)")
+    if args.require_token is not None:
+        try:
+            args.require_token = resolve_secret(
+                args.require_token, os.environ if environ is None else environ
+            )
+        except ValueError as error:
+            parser.error(f"--require-token: {error}")
+        if len(args.require_token) < 16:
+            parser.error("--require-token: the secret must be at least 16 characters")
     if args.system_prompt_file is not None:
         try:
             args.system_prompt = args.system_prompt_file.read_text(encoding="utf-8")
@@ -181,6 +307,17 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = Non
         history_chars=args.history_chars,
         history_ttl=args.history_ttl,
         ping_interval=args.ping_interval,
+        reader_grace=args.reader_grace,
+        upstream_connections=args.upstream_connections,
+        max_answers=args.max_answers,
+        client_streams=args.client_streams,
+        client_questions_per_minute=args.client_questions,
+        max_answer_bytes=args.max_answer_bytes,
+        write_timeout=args.write_timeout,
+        require_token=args.require_token,
+        ticket_seconds=args.ticket_seconds,
+        img_origins=tuple(origin.rstrip("/") for origin in args.img_origins),
+        connect_origins=tuple(origin.rstrip("/") for origin in args.connect_origins),
     )
 
 
@@ -190,7 +327,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # libraries (httpx logs every request at INFO) only from WARNING on.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
     logging.getLogger("server").setLevel(logging.INFO)
-    app = create_app(settings_from(args))
+    settings = settings_from(args)
+    app = create_app(settings)
     # Binding here, not in uvicorn, so that `--port 0` can print the port it got.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -203,7 +341,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
     print(f"Serving on http://{host}:{port}/", flush=True)
     # A short graceful shutdown: open event streams would otherwise hold Ctrl+C forever.
-    config = uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=2)
+    proxies = {"proxy_headers": True, "forwarded_allow_ips": args.forwarded_allow_ips}
+    config = uvicorn.Config(
+        app,
+        log_level="info",
+        timeout_graceful_shutdown=2,
+        **(proxies if args.forwarded_allow_ips else {"proxy_headers": False}),
+    )
+    # After uvicorn.Config, which sets up uvicorn's own log handlers: every handler then
+    # hides keys, tokens and tickets (server/redact.py).
+    redact.install([settings.api_key, settings.require_token])
     uvicorn.Server(config).run(sockets=[sock])
 
 

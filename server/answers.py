@@ -13,6 +13,9 @@ from server.events import AnswerEvent, Reasoning, ServerError, Token
 
 log = logging.getLogger(__name__)
 
+#: Said to a reader that comes back after the grace period: the answer was stopped meanwhile.
+ABANDONED = "Nobody was reading this answer, so the server stopped it; please ask again."
+
 
 class Outcome(enum.Enum):
     """How an answer ended, if it has."""
@@ -58,6 +61,9 @@ class Answer:
         self.events: list[AnswerEvent] = []
         self.outcome = Outcome.RUNNING
         self.readers = 0
+        #: Since when nobody reads the answer (None while someone does). Opening it counts
+        #: as a reader arriving, so an answer nobody ever reads is abandoned from the start.
+        self.abandoned_since: float | None = clock()
         self._source = source
         self._max_events = max_events
         self._clock = clock
@@ -109,9 +115,17 @@ class Answer:
             self._start_pull()
             await changed.wait()
 
-    async def close(self, outcome: Outcome = Outcome.STOPPED) -> None:
-        """Stops generation now: cancels a pull under way and closes the answerer."""
+    async def close(
+        self, outcome: Outcome = Outcome.STOPPED, error: ServerError | None = None
+    ) -> None:
+        """Stops generation now: cancels a pull under way and closes the answerer.
+
+        `error`, if given, is stored as the last event (with `outcome` ERROR), so that a reader
+        who comes back learns why the answer ended.
+        """
         if not self.finished:
+            if error is not None:
+                self.events.append(error)
             self._finish(outcome)
         pull = self._pull
         if pull is not None and not pull.done():
@@ -187,12 +201,18 @@ class AnswerStore:
         max_answers: int,
         max_events: int,
         clock: Callable[[], float],
+        reader_grace: float = 15.0,
     ) -> None:
         self._answers: dict[str, Answer] = {}
         self._keep_seconds = keep_seconds
+        self._reader_grace = reader_grace
         self._max_answers = max_answers
         self._max_events = max_events
         self._clock = clock
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -213,7 +233,7 @@ class AnswerStore:
                 raise AnswerConflict(rid)
             answer.touch()  # so that no sweep takes it before its new reader attaches
             return answer
-        if len(self._answers) >= self._max_answers:
+        if len(self._answers) >= self._max_answers and not self._evict_finished():
             raise StoreFull(rid)
         answer = Answer(rid, question, start(), max_events=self._max_events, clock=self._clock)
         self._answers[rid] = answer
@@ -223,12 +243,34 @@ class AnswerStore:
     def reading(self, answer: Answer) -> Iterator[Answer]:
         """Marks `answer` as read by one more connection while the block runs."""
         answer.readers += 1
+        answer.abandoned_since = None
         answer.touch()
         try:
             yield answer
         finally:
             answer.readers -= 1
             answer.touch()
+            if answer.readers == 0:
+                answer.abandoned_since = self._clock()
+
+    @property
+    def running(self) -> int:
+        """Answers still being generated: each may hold an upstream request."""
+        return sum(not answer.finished for answer in self._answers.values())
+
+    async def make_room(self) -> bool:
+        """Stops the running answer that nobody has read for longest; False if every running
+        answer has a reader."""
+        abandoned = [
+            answer
+            for answer in self._answers.values()
+            if not answer.finished and answer.readers == 0 and answer.abandoned_since is not None
+        ]
+        if not abandoned:
+            return False
+        oldest = min(abandoned, key=lambda answer: answer.abandoned_since or 0.0)
+        await _abandon(oldest)
+        return True
 
     async def cancel(self, rid: str) -> bool:
         """Stops the answer for `rid` at once; it stays kept so readers see it stopped."""
@@ -239,7 +281,8 @@ class AnswerStore:
         return True
 
     async def sweep(self) -> None:
-        """Forgets the answers that nobody has read for `keep_seconds`, closing them."""
+        """Forgets the answers that nobody has read for `keep_seconds`, closing them, and stops
+        the ones that nobody has read for the reader grace (kept, so a resume learns why)."""
         now = self._clock()
         expired = [
             answer
@@ -247,13 +290,45 @@ class AnswerStore:
             if answer.readers == 0 and now - answer.last_activity >= self._keep_seconds
         ]
         await self._drop(expired)
+        abandoned = [
+            answer
+            for answer in self._answers.values()
+            if not answer.finished
+            and answer.readers == 0
+            and answer.abandoned_since is not None
+            and now - answer.abandoned_since >= self._reader_grace
+        ]
+        for answer in abandoned:
+            await _abandon(answer)
 
     async def close_all(self) -> None:
         """Stops and forgets every answer (shutdown)."""
         await self._drop(list(self._answers.values()))
+
+    def _evict_finished(self) -> bool:
+        """Forgets the finished answer read longest ago, to make room; False if none is.
+
+        Its answerer was closed when it finished, so nothing needs awaiting; the turn it
+        answered is kept apart (server/turns.py) and follow-up questions still find it.
+        """
+        finished = [
+            answer for answer in self._answers.values() if answer.finished and not answer.readers
+        ]
+        if not finished:
+            return False
+        oldest = min(finished, key=lambda answer: answer.last_activity)
+        del self._answers[oldest.rid]
+        return True
 
     async def _drop(self, answers: list[Answer]) -> None:
         # Removed before any await, so a concurrent sweep never closes one twice.
         dropped = [answer for answer in answers if self._answers.pop(answer.rid, None) is answer]
         for answer in dropped:
             await answer.close()
+
+
+async def _abandon(answer: Answer) -> None:
+    # Retryable when no text was sent: a resume then starts a new attempt (see app.py).
+    error = ServerError(ABANDONED, retryable=not answer.has_text)
+    await answer.close(Outcome.ERROR, error)
+    log.info("rid %s: nobody was reading it, so it was stopped", answer.rid)

@@ -7,6 +7,8 @@ import contextlib
 import logging
 import math
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from functools import partial
 
 import httpx
 from starlette.applications import Starlette
@@ -18,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from server.answerers import Answerer, aclose
 from server.answers import AnswerConflict, Outcome, StoreFull
+from server.auth import LEEWAY, TokenAuthority, Unauthorized, bearer
 from server.chat_request import BadRequest, ChatRequest, Limits, from_body, from_query, parse_rid
 from server.events import AnswerEvent, ServerError
 from server.faults import (
@@ -31,6 +34,8 @@ from server.faults import (
     faulty_source,
     parse_faults,
 )
+from server.headers import SecurityHeaders
+from server.limits import ClientLimits, Refusal, capped
 from server.retrieval import RetrievalAnswerer
 from server.settings import Settings
 from server.static import static_routes
@@ -49,6 +54,9 @@ from server.turns import TurnRecord, bounded, chain, recorded, turns_from_messag
 from server.upstream import UpstreamAnswerer
 
 log = logging.getLogger(__name__)
+
+#: Seconds a client is told to wait when every upstream connection serves a reader.
+BUSY_RETRY = 5
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -89,11 +97,21 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/chat", chat.delete, methods=["DELETE"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
+    if settings.require_token:
+        routes.append(Route("/api/ticket", chat.ticket, methods=["POST"]))
     if settings.faults:
         routes.append(Route("/api/_faults/attempts", attempts, methods=["GET"]))
     routes.extend(static_routes(settings.root))
 
-    middleware = []
+    # Outermost, so that every response has them, CORS preflights and errors included.
+    middleware = [
+        Middleware(
+            SecurityHeaders,
+            root=settings.root,
+            img_origins=settings.img_origins,
+            connect_origins=settings.connect_origins,
+        )
+    ]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -101,8 +119,9 @@ def create_app(settings: Settings) -> Starlette:
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "DELETE"],
                 allow_headers=["Content-Type", "Authorization", "Last-Event-ID"],
-                # So that a cross-origin fetch transport can honour the server's back-off.
-                expose_headers=["Retry-After"],
+                # So that a cross-origin fetch transport can honour the server's back-off,
+                # and tell the user what kind of refusal it got.
+                expose_headers=["Retry-After", "X-Error-Code"],
             )
         )
     app = Starlette(
@@ -112,6 +131,8 @@ def create_app(settings: Settings) -> Starlette:
         max_body_size=settings.max_body_bytes,
     )
     app.state.store = store
+    #: The upstream model's HTTP client (None without --upstream): its pool, for tests.
+    app.state.upstream_client = client
     if isinstance(store, MemoryEventStore):
         app.state.answers = store.answers
     app.state.fault_log = fault_log
@@ -130,21 +151,42 @@ class ChatEndpoint:
         self.fault_log = fault_log
         self.limits = Limits(settings.max_question_chars, settings.max_history_messages)
         self.history_limits = HistoryLimits(settings.history_turns, settings.history_chars)
+        self.auth = (
+            TokenAuthority(settings.require_token, settings.wall_clock)
+            if settings.require_token
+            else None
+        )
+        self.clients = ClientLimits(
+            streams=settings.client_streams,
+            per_minute=settings.client_questions_per_minute,
+            clock=settings.clock,
+        )
 
     async def get(self, request: Request) -> Response:
+        as_events = "text/event-stream" in request.headers.get("accept", "")
+        try:
+            subject = await self._subject(request, ticket=request.query_params.get("ticket"))
+        except Unauthorized as error:
+            return self._unauthorized(error, as_events=as_events)
+        except StoreUnavailable as error:
+            return _unavailable(error.retry_after)
         try:
             chat = from_query(
                 request.query_params, request.headers.get("last-event-id"), self.limits
             )
         except BadRequest as error:
-            if "text/event-stream" in request.headers.get("accept", ""):
+            if as_events:
                 # A native EventSource cannot read a 400's body: say it in the stream instead,
                 # where the page shows it (a question over the length limit, say).
                 return self._single_event(ServerError(str(error), code=error.code))
             return _error(400, str(error))
-        return await self.stream(chat)
+        return await self.admit(request, subject, chat, as_events=as_events)
 
     async def post(self, request: Request) -> Response:
+        try:
+            subject = await self._subject(request)
+        except Unauthorized as error:
+            return self._unauthorized(error, as_events=False)
         try:
             chat = from_body(
                 await request.body(),
@@ -154,21 +196,101 @@ class ChatEndpoint:
             )
         except BadRequest as error:
             return _error(400, str(error), {"X-Error-Code": error.code})
-        return await self.stream(chat)
+        return await self.admit(request, subject, chat, as_events=False)
 
     async def delete(self, request: Request) -> Response:
-        """Stops the answer at once (closing its answerer); 204 whether or not it existed."""
+        """Stops the answer at once (closing its answerer); 204 whether or not it existed,
+        except with sign-in, where an answer that is not there or not the caller's is a 404."""
+        try:
+            subject = await self._subject(request)
+        except Unauthorized as error:
+            return self._unauthorized(error, as_events=False)
         try:
             rid = parse_rid(request.query_params.get("rid"))
         except BadRequest as error:
             return _error(400, str(error))
+        if self.auth is not None and subject is not None:
+            rid = self.auth.owned_rid(subject, rid)
         try:
-            await self.store.cancel(rid)
-        except StoreUnavailable:
-            return _unavailable()
+            found = await self.store.cancel(rid)
+        except StoreUnavailable as error:
+            return _unavailable(error.retry_after)
+        if self.auth is not None and not found:
+            return _error(404, "There is no such answer.", {"X-Error-Code": "not-found"})
         return Response(status_code=204)
 
-    async def stream(self, chat: ChatRequest) -> Response:
+    async def ticket(self, request: Request) -> Response:
+        """`POST /api/ticket` with an access token: a ticket for one EventSource request."""
+        assert self.auth is not None
+        try:
+            subject = await self._subject(request)
+        except Unauthorized as error:
+            return self._unauthorized(error, as_events=False)
+        assert subject is not None
+        seconds = self.settings.ticket_seconds
+        ticket = self.auth.issue_ticket(subject, seconds)
+        return JSONResponse(
+            {"ticket": ticket, "expires_in": math.floor(seconds)},
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def admit(
+        self, request: Request, subject: str | None, chat: ChatRequest, *, as_events: bool
+    ) -> Response:
+        """Streams `chat` if the client's fair share allows it, else says when to come back."""
+        if self.auth is not None and subject is not None:
+            owned = self.auth.owned_rid
+            parent = owned(subject, chat.parent) if chat.parent else None
+            chat = replace(chat, rid=owned(subject, chat.rid), parent=parent)
+            client = f"sub:{subject}"
+        else:
+            client = f"addr:{request.client.host if request.client else 'unknown'}"
+        refusal = self.clients.admit(client, question=not chat.last_event_id)
+        if refusal is not None:
+            return self._refused(429, refusal, "rate-limit", as_events=as_events)
+        try:
+            response = await self.stream(chat, as_events=as_events)
+        except BaseException:
+            self.clients.release(client)
+            raise
+        if isinstance(response, EventStreamResponse):
+            # The client's stream counts until the response is over, however it ends.
+            response.on_close = partial(self.clients.release, client)
+        else:
+            self.clients.release(client)
+        return response
+
+    async def _subject(self, request: Request, ticket: str | None = None) -> str | None:
+        """Who is asking: None without sign-in; raises Unauthorized."""
+        if self.auth is None:
+            return None
+        token = bearer(request.headers.get("authorization"))
+        if token is not None:
+            return self.auth.subject(token)
+        if ticket:
+            checked = self.auth.ticket(ticket)
+            lifetime = checked.expires - self.settings.wall_clock() + LEEWAY
+            if not await self.store.spend_ticket(checked.nonce, max(1.0, lifetime)):
+                raise Unauthorized("This ticket has been used already; ask for a new one.")
+            return checked.subject
+        raise Unauthorized("Please sign in: this server needs an access token.")
+
+    def _unauthorized(self, error: Unauthorized, *, as_events: bool) -> Response:
+        if as_events:
+            return self._single_event(ServerError(str(error), code="auth"))
+        headers = {"WWW-Authenticate": 'Bearer realm="chat"', "X-Error-Code": "auth"}
+        return _error(401, str(error), headers)
+
+    def _refused(self, status: int, refusal: Refusal, code: str, *, as_events: bool) -> Response:
+        if as_events:
+            # A native EventSource cannot see a status or its Retry-After: say it as an error
+            # event the page shows, and may retry after `retry_after` seconds.
+            event = ServerError(refusal.message, True, refusal.retry_after, code)
+            return self._single_event(event)
+        headers = {"Retry-After": str(refusal.retry_after), "X-Error-Code": code}
+        return _error(status, refusal.message, headers)
+
+    async def stream(self, chat: ChatRequest, *, as_events: bool = False) -> Response:
         # Sweeping here as well as periodically: under the ASGI test transport no lifespan
         # runs, and a request is when memory is about to be needed anyway.
         await self.store.sweep()
@@ -190,6 +312,13 @@ class ChatEndpoint:
             return self._start(chat, plan)
 
         try:
+            if after == 0 and not await self._room_for(chat.rid):
+                busy = Refusal(
+                    "The server is answering as many questions as it can; try again in"
+                    f" {BUSY_RETRY} s.",
+                    BUSY_RETRY,
+                )
+                return self._refused(503, busy, "busy", as_events=as_events)
             # A resume (after > 0) of an answer the store does not have gets None, not a new one.
             answer = await self.store.open(chat.rid, chat.question, start, resume=after > 0)
             if answer is None:
@@ -200,8 +329,8 @@ class ChatEndpoint:
         except StoreFull:
             retry_after = str(max(1, math.ceil(self.settings.keep_seconds)))
             return _error(503, "Too many answers at once.", {"Retry-After": retry_after})
-        except StoreUnavailable:
-            return _unavailable()
+        except StoreUnavailable as error:
+            return _unavailable(error.retry_after)
         except AnswerLost as lost:
             return self._single_event(lost.event)
         if after >= state.count and state.outcome is not Outcome.RUNNING:
@@ -226,10 +355,23 @@ class ChatEndpoint:
             ping_interval=self.settings.ping_interval,
             faults=connection_faults,
         )
-        return EventStreamResponse(frames)
+        return EventStreamResponse(frames, write_timeout=self.settings.write_timeout)
+
+    async def _room_for(self, rid: str) -> bool:
+        """Whether a new answer may start generating: the upstream pool has a connection for
+        it, or one is freed by stopping the answer abandoned longest. An answer the store
+        already has (a second reader) needs no room."""
+        if self.store.running < self.settings.upstream_connections:
+            return True
+        if await self.store.holds(rid):
+            return True
+        return await self.store.make_room()
 
     def _start(self, chat: ChatRequest, plan: FaultPlan) -> AsyncIterator[AnswerEvent]:
-        source = self._answer(chat) if plan.echo is None else echo(chat.question, plan.echo)
+        if plan.echo is None:
+            source = capped(self._answer(chat), self.settings.max_answer_bytes)
+        else:
+            source = echo(chat.question, plan.echo)
 
         async def save(answer: str) -> None:
             record = TurnRecord(chat.question, answer, chat.parent, chat.continuing)
@@ -278,8 +420,16 @@ def _answerer(settings: Settings) -> tuple[httpx.AsyncClient | None, Answerer]:
     if settings.upstream_url:
         if not settings.model:
             raise ValueError("an upstream URL needs a model name")
-        # Generous read timeout: a model may think for a while before its first token.
-        client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=120.0))
+        # Generous read timeout: a model may think for a while before its first token. The
+        # pool is as large as the answers generated at once (ChatEndpoint._room_for), so a
+        # wait for a connection is short and rare, and it ends in an error, never a hang.
+        connections = settings.upstream_connections
+        client = httpx.AsyncClient(
+            timeout=httpx.Timeout(10.0, read=120.0, pool=5.0),
+            limits=httpx.Limits(
+                max_connections=connections, max_keepalive_connections=min(connections, 20)
+            ),
+        )
         return client, UpstreamAnswerer(
             settings.upstream_url,
             settings.model,
@@ -295,17 +445,18 @@ def _answerer(settings: Settings) -> tuple[httpx.AsyncClient | None, Answerer]:
 async def _sweep_forever(store: EventStore, settings: Settings) -> None:
     while True:
         # Real time on purpose: housekeeping, which tests drive by calling sweep() themselves
-        # (an injected no-op sleep would make this loop spin).
-        await asyncio.sleep(settings.sweep_interval)
+        # (an injected no-op sleep would make this loop spin). Often enough that an abandoned
+        # answer is stopped within a quarter of the grace after it.
+        await asyncio.sleep(max(0.5, min(settings.sweep_interval, settings.reader_grace / 4)))
         try:
             await store.sweep()
         except Exception:
             log.exception("sweeping answers failed")
 
 
-def _unavailable() -> Response:
+def _unavailable(retry_after: int = 1) -> Response:
     # Short: the store is usually back within seconds (a Redis failover or restart).
-    return _error(503, "The answer store is unavailable.", {"Retry-After": "1"})
+    return _error(503, "The answer store is unavailable.", {"Retry-After": str(retry_after)})
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

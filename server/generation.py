@@ -188,8 +188,11 @@ class Generation:
                     await asyncio.sleep(began + self._timing.flush_interval - loop.time())
         except _Halted as halted:
             return halted.halt
+        except RedisError as error:
+            # Refused a write (out of memory?): readers will end the answer themselves.
+            self._health.refused(error, f"the events of rid {self.keys.rid}")
+            return Halt.LOST
         except Exception:
-            # Redis refused a write (out of memory?): readers will end the answer themselves.
             log.exception("generating rid %s failed", self.keys.rid)
             return Halt.LOST
 
@@ -245,6 +248,9 @@ class Generation:
                 verdict = await self._retrying(lambda: self._commands.renew(self.keys, self._token))
             except _Halted as halted:
                 return self._end(halted.halt)
+            except RedisError as error:
+                self._health.refused(error, f"renewing the lease of rid {self.keys.rid}")
+                return self._end(Halt.LOST)
             except Exception:
                 log.exception("renewing the lease of rid %s failed", self.keys.rid)
                 return self._end(Halt.LOST)

@@ -7,12 +7,15 @@ import time
 from urllib.parse import urlsplit
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 
 #: Redis errors that mean "not reachable right now": worth retrying for a while.
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
+#: Seconds between two log lines about Redis refusing writes (out of memory, say).
+REFUSAL_LOG_INTERVAL = 60.0
 
 
 class RedisHealth:
@@ -21,6 +24,8 @@ class RedisHealth:
     def __init__(self, url: str) -> None:
         self.where = describe(url)
         self._down_since: float | None = None
+        self._refusal_logged_at: float | None = None
+        self._refusals_unlogged = 0
 
     @property
     def reachable(self) -> bool:
@@ -40,8 +45,34 @@ class RedisHealth:
             self._down_since = time.monotonic()
             log.warning("Redis at %s is unreachable (%s); retrying", self.where, error)
 
+    def refused(self, error: RedisError, doing: str) -> None:
+        """Redis answered, but refused a command. Out of memory is said once a minute (it
+        refuses every write until someone frees memory), with a count of the others; any
+        other refusal is a bug worth its traceback each time."""
+        if not isinstance(error, OutOfMemoryError):
+            log.error("Redis refused %s", doing, exc_info=error)
+            return
+        now = time.monotonic()
+        last = self._refusal_logged_at
+        if last is not None and now - last < REFUSAL_LOG_INTERVAL:
+            self._refusals_unlogged += 1
+            return
+        more = f" (and {self._refusals_unlogged} more since the last report)"
+        log.error(
+            "Redis at %s is out of memory: it refused %s%s; answering 503 until it has room",
+            self.where,
+            doing,
+            more if self._refusals_unlogged else "",
+        )
+        self._refusal_logged_at = now
+        self._refusals_unlogged = 0
+
 
 def describe(url: str) -> str:
     """`host:port/db` of a Redis URL, without the credentials it may hold."""
     parts = urlsplit(url)
     return f"{parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or '/0'}"
+
+
+def out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, OutOfMemoryError)

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from server.answers import AnswerConflict, Outcome, StoreFull
 from server.events import AnswerEvent, ServerError
 from server.generation import Generation, Halt, Timing
-from server.redis_health import UNREACHABLE, RedisHealth
+from server.redis_health import UNREACHABLE, RedisHealth, out_of_memory
 from server.redis_layout import (
     STOP_CHANNEL,
     Commands,
@@ -62,6 +62,8 @@ COMMAND_CONNECTIONS = 1_000
 MAX_TAIL_CONNECTIONS = 10_000
 #: How long shutdown waits for this instance's generations to write their endings.
 SHUTDOWN_WAIT = 3.0
+#: Retry-After for requests refused while Redis is out of memory: longer than for a blip.
+OUT_OF_MEMORY_RETRY = 10
 
 
 class RedisEventStore:
@@ -154,13 +156,32 @@ class RedisEventStore:
             self.generate(keys, token, start(), written=0)
         return RedisAnswer(self, keys)
 
-    async def cancel(self, rid: str) -> None:
+    async def cancel(self, rid: str) -> bool:
         keys = Keys.of(rid)
-        await self._call(self.commands.stop(keys))
+        stopped = await self._call(self.commands.stop(keys))
         # The script told the owner; when that is this instance, there is no need to wait.
         generation = self._generations.get(rid)
         if generation is not None:
             generation.stop(Halt.STOPPED)
+        return stopped or await self.holds(rid)
+
+    async def holds(self, rid: str) -> bool:
+        return bool(await self._call(self.redis.exists(Keys.of(rid).events)))
+
+    @property
+    def running(self) -> int:
+        return len(self._generations)
+
+    async def make_room(self) -> bool:
+        # Whether anyone reads an answer is known only to Redis (any instance may): an answer
+        # is stopped when nobody has read it for the reader grace (server/generation.py).
+        return False
+
+    async def spend_ticket(self, nonce: str, seconds: float) -> bool:
+        fresh = await self._call(
+            self.redis.set(f"ticket:{{{nonce}}}", 1, nx=True, px=max(1, round(seconds * 1000)))
+        )
+        return bool(fresh)
 
     async def save_turn(self, rid: str, record: TurnRecord) -> None:
         # Its own key (the same {rid} hash tag as the answer's), kept far longer than events.
@@ -256,8 +277,9 @@ class RedisEventStore:
             self.health.failed(error)
             raise StoreUnavailable(str(error)) from error
         except RedisError as error:
-            log.exception("Redis refused a request")
-            raise StoreUnavailable(str(error)) from error
+            self.health.refused(error, "a request")
+            retry_after = OUT_OF_MEMORY_RETRY if out_of_memory(error) else 1
+            raise StoreUnavailable(str(error), retry_after) from error
         self.health.succeeded()
         return result
 
@@ -365,7 +387,7 @@ class RedisAnswer:
                 if loop.time() >= give_up:
                     raise AnswerLost(BROKEN_OFF) from error
             except RedisError as error:
-                log.exception("reading rid %s failed", self._keys.rid)
+                health.refused(error, f"a read of rid {self._keys.rid}")
                 raise AnswerLost(BROKEN_OFF) from error
             else:
                 health.succeeded()

@@ -45,7 +45,8 @@ class Settings:
     #: With Redis: the generating instance's lease. Readers of an answer whose generator died
     #: get an error within this time (plus at most a second).
     lease_seconds: float = 5.0
-    #: With Redis: how long an answer is still generated after its last reader went away.
+    #: How long an answer is still generated after its last reader went away (long enough for
+    #: a reload to resume it); then its answerer (and upstream request) is stopped.
     reader_grace: float = 15.0
     #: With Redis: at most one write per answer per this many seconds, the events of the
     #: meantime going together (0: each event at once). Fewer, larger writes, for that much
@@ -68,7 +69,28 @@ class Settings:
     #: Seconds the server keeps a conversation's turns for follow-up questions (EventSource
     #: cannot send the history, so the server follows the turns back itself).
     history_ttl: float = 86_400.0
+    #: Connections to the upstream model at most (the HTTP client's pool). When they are all
+    #: taken, the answer abandoned longest is stopped to make room; failing that, a 503.
+    upstream_connections: int = 100
+    #: Per client (address, or token subject with `require_token`): answers streaming at once,
+    #: and new questions per minute (a token bucket that holds that many). 0: no limit.
+    client_streams: int = 10
+    client_questions_per_minute: int = 60
+    #: UTF-8 bytes of text (answer and reasoning) per answer; beyond them it is cut off.
+    max_answer_bytes: int = 1_048_576
+    #: Seconds a write to a client may take; a reader that stops reading is disconnected.
+    write_timeout: float = 30.0
+    #: The HMAC-SHA256 secret that signs access tokens (docs/security.md); None: no sign-in.
+    require_token: str | None = field(default=None, repr=False)
+    #: Seconds an EventSource ticket (`POST /api/ticket`) may be used, once.
+    ticket_seconds: float = 30.0
+    #: Origins images may come from besides the page's own, `data:` and `blob:` (the CSP's
+    #: img-src), and origins the page may connect to besides its endpoints (connect-src).
+    img_origins: tuple[str, ...] = ()
+    connect_origins: tuple[str, ...] = ()
     #: Replaces the answerer built from the fields above (tests, embedders).
     answerer: Answerer | None = None
     clock: Callable[[], float] = time.monotonic
+    #: Unix time, for the expiry of access tokens.
+    wall_clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep

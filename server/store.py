@@ -64,7 +64,12 @@ class AnswerLost(Exception):
 
 
 class StoreUnavailable(Exception):
-    """The store cannot be reached right now: a request should be retried a little later."""
+    """The store cannot be reached (or is out of memory) right now: a request should be
+    retried `retry_after` seconds later."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StoredAnswer(Protocol):
@@ -99,8 +104,28 @@ class EventStore(Protocol):
         AnswerConflict (another question), StoreFull, StoreUnavailable."""
         ...
 
-    async def cancel(self, rid: str) -> None:
-        """Stops the answer's generation within a second, wherever it runs; its events stay."""
+    async def cancel(self, rid: str) -> bool:
+        """Stops the answer's generation within a second, wherever it runs; its events stay.
+        False when the store has no answer `rid`."""
+        ...
+
+    async def holds(self, rid: str) -> bool:
+        """Whether the store has an answer `rid` (running or ended)."""
+        ...
+
+    @property
+    def running(self) -> int:
+        """Answers this process is generating: each may hold an upstream connection."""
+        ...
+
+    async def make_room(self) -> bool:
+        """Stops this process's running answer that nobody has read for longest, to free its
+        upstream connection; False when there is none to stop."""
+        ...
+
+    async def spend_ticket(self, nonce: str, seconds: float) -> bool:
+        """Marks a one-time ticket as used for `seconds` (its lifetime); False if it already
+        was, on any instance."""
         ...
 
     async def save_turn(self, rid: str, record: TurnRecord) -> None:
@@ -137,6 +162,7 @@ def open_store(settings: Settings) -> EventStore:
                 max_answers=settings.max_answers,
                 max_events=settings.max_events,
                 clock=settings.clock,
+                reader_grace=settings.reader_grace,
             ),
             MemoryTurns(settings.history_ttl, settings.clock),
         )
@@ -152,6 +178,9 @@ class MemoryEventStore:
     def __init__(self, answers: AnswerStore, turns: MemoryTurns | None = None) -> None:
         self.answers = answers
         self.turns = turns or MemoryTurns(86_400.0, time.monotonic)
+        self._clock = answers.clock
+        #: Spent tickets' nonces, and when each could be forgotten (its ticket has expired).
+        self._spent: dict[str, float] = {}
 
     def __len__(self) -> int:
         return len(self.answers)
@@ -163,8 +192,27 @@ class MemoryEventStore:
             return None
         return MemoryAnswer(self.answers, self.answers.open(rid, question, start))
 
-    async def cancel(self, rid: str) -> None:
-        await self.answers.cancel(rid)
+    async def cancel(self, rid: str) -> bool:
+        return await self.answers.cancel(rid)
+
+    async def holds(self, rid: str) -> bool:
+        return self.answers.get(rid) is not None
+
+    @property
+    def running(self) -> int:
+        return self.answers.running
+
+    async def make_room(self) -> bool:
+        return await self.answers.make_room()
+
+    async def spend_ticket(self, nonce: str, seconds: float) -> bool:
+        now = self._clock()
+        if len(self._spent) > 10_000:  # only old ones can be forgotten; bounded all the same
+            self._spent = {n: until for n, until in self._spent.items() if until > now}
+        if nonce in self._spent:
+            return False
+        self._spent[nonce] = now + seconds
+        return True
 
     async def save_turn(self, rid: str, record: TurnRecord) -> None:
         await self.turns.save_turn(rid, record)
@@ -175,6 +223,8 @@ class MemoryEventStore:
     async def sweep(self) -> None:
         await self.answers.sweep()
         self.turns.sweep()
+        now = self._clock()
+        self._spent = {nonce: until for nonce, until in self._spent.items() if until > now}
 
     async def start(self) -> None:
         pass

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
 
 import anyio
@@ -16,6 +17,8 @@ from server.events import DONE, AnswerEvent, event_json
 from server.faults import GARBAGE_FRAME, Action, ConnectionFaults
 from server.sse import format_event, format_json_event, format_retry
 from server.store import AnswerLost, StoredAnswer
+
+log = logging.getLogger(__name__)
 
 EVENT_STREAM = "text/event-stream; charset=utf-8"
 #: Sent after `ping_interval` seconds without events; no id, so it never moves a resume point.
@@ -90,17 +93,35 @@ class EventStreamResponse(StreamingResponse):
     Starlette's StreamingResponse notices a disconnect only when its next write fails (ASGI
     spec 2.4) — too late when the stream is silent, waiting for the next token. This one always
     listens for `http.disconnect` and cancels the stream at once.
+
+    A client that stops reading (its window full, the server's buffer full) makes a write
+    wait; one that waits longer than `write_timeout` seconds ends the response, and the
+    server closes the connection. `on_close` runs once the response is over, however.
     """
 
     def __init__(
-        self, frames: AsyncGenerator[str, None], headers: Mapping[str, str] | None = None
+        self,
+        frames: AsyncGenerator[str, None],
+        headers: Mapping[str, str] | None = None,
+        *,
+        write_timeout: float | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(
             frames, headers={**STREAM_HEADERS, **(headers or {})}, media_type=EVENT_STREAM
         )
         self.frames = frames
+        self.write_timeout = write_timeout
+        self.on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._respond(scope, receive, send)
+        finally:
+            if self.on_close is not None:
+                self.on_close()
+
+    async def _respond(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("method") == "HEAD":
             # Headers only; the frames were never started, so no answer was pulled.
             await self.frames.aclose()
@@ -124,7 +145,15 @@ class EventStreamResponse(StreamingResponse):
             async with aclosing(self.frames) as frames:
                 async for frame in frames:
                     body = frame.encode()
-                    await send({"type": "http.response.body", "body": body, "more_body": True})
+                    message = {"type": "http.response.body", "body": body, "more_body": True}
+                    try:
+                        async with asyncio.timeout(self.write_timeout):
+                            await send(message)
+                    except TimeoutError:
+                        # Returning without the last message: the server closes the
+                        # connection, and the answer goes on for readers who do read.
+                        log.info("a reader stopped reading for %ss: closed", self.write_timeout)
+                        return
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             return  # the client went away between two writes: nothing more to do

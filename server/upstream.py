@@ -48,6 +48,9 @@ RETRY_AFTER_CAP = 300.0
 FINISHES = {"length": "length", "content_filter": "content-filter"}
 
 CUT_OFF = ServerError("The model's answer was cut off.", retryable=True)
+BUSY = ServerError(
+    "The server is answering as many questions as it can; try again in 5 s.", True, 5, "busy"
+)
 TOO_LONG_ADVICE = (
     "The conversation is too long for this model: start a new chat, or ask more briefly."
 )
@@ -131,6 +134,11 @@ class UpstreamAnswerer:
                         if reader.over:
                             return
             for event in reader.end():
+                yield event
+        except httpx.PoolTimeout:
+            # Every connection of the pool is taken (server/app.py keeps this rare).
+            log.warning("no upstream connection was free within the pool timeout")
+            for event in reader.fail(BUSY):
                 yield event
         except httpx.TimeoutException:
             log.warning("upstream timed out", exc_info=True)

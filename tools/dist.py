@@ -129,6 +129,7 @@ def build_site(
     endpoint: str | None = None,
     embed_origins: Sequence[str] = (),
     gzip_level: int = 9,
+    endpoints: Sequence[str] = (),
 ) -> Build:
     """Builds the site into `out` (replaced as a whole) and returns what it built."""
     index = (source / "index.html").read_text(encoding="utf-8")
@@ -140,6 +141,9 @@ def build_site(
         overrides["endpoint"] = endpoint
     if embed_origins:
         overrides["embedHostOrigins"] = [exact_origin(origin) for origin in embed_origins]
+    if endpoints:
+        # The other back ends `?endpoint=` (or a host's data-endpoint) may select (app/config.py).
+        overrides["endpoints"] = list(endpoints)
     # Everything that can be refused is checked before anything is written.
     rewritten = {
         "index.html": rewrite_config(rewrite_index(index, prefix), overrides),

@@ -80,16 +80,22 @@ def loopback_page(browser: Browser, problems: PageProblems) -> Iterator[Page]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    # Level 1: the test needs .gz twins that work, not the smallest ones.
-    return build_site(tmp_path_factory.mktemp("dist") / "dist", gzip_level=1)
+def backend_port() -> int:
+    return _free_port()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, backend_port: int) -> Build:
+    # Level 1: the test needs .gz twins that work, not the smallest ones. The back end on
+    # another origin is listed, so that `?endpoint=` may select it (app/config.py).
+    endpoint = f"http://127.0.0.1:{backend_port}/api/chat"
+    return build_site(tmp_path_factory.mktemp("dist") / "dist", gzip_level=1, endpoints=[endpoint])
 
 
 def test_the_built_site_answers_from_a_subpath_under_a_strict_csp(
-    loopback_page: Page, site: Build
+    loopback_page: Page, site: Build, backend_port: int
 ) -> None:
     page = loopback_page
-    backend_port = _free_port()
     backend_origin = f"http://127.0.0.1:{backend_port}"
     csp = content_security_policy([backend_origin])
     with (

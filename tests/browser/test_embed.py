@@ -139,7 +139,10 @@ def origins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Origins]:
     # The host is the one origin the widget talks to (embedHostOrigins). The third may frame
     # it too (frame-ancestors), so that what keeps it out in the tests is the widget's check.
     site = build_site(
-        tmp_path_factory.mktemp("widget") / "dist", embed_origins=[host_origin], gzip_level=0
+        tmp_path_factory.mktemp("widget") / "dist",
+        embed_origins=[host_origin],
+        gzip_level=0,
+        endpoints=[f"http://127.0.0.1:{backend_port}/api/chat"],
     )
     csp = content_security_policy(
         [f"http://127.0.0.1:{backend_port}"], frame_ancestors=[host_origin, third_origin]

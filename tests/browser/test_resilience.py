@@ -110,7 +110,7 @@ def test_an_error_event_keeps_the_partial_answer(
     expect(answer).to_have_attribute("data-state", "error")
     expect(answer.locator("[role=alert]")).to_contain_text("overloaded")
     body = answer.locator("[data-role=answer-body]")
-    assert body.inner_text().startswith("How does the page resume")
+    assert body.inner_text().startswith("When the stream carries")
 
 
 @pytest.mark.parametrize(("transport", "how"), [("eventsource", "button"), ("fetch", "escape")])

@@ -14,7 +14,13 @@ pytestmark = pytest.mark.anyio
 
 
 def make_store(clock: FakeClock, **overrides: int | float) -> AnswerStore:
-    values: dict[str, int | float] = {"keep_seconds": 60, "max_answers": 10, "max_events": 100}
+    # No reader grace unless a test asks for one: these tests are about keeping and expiry.
+    values: dict[str, int | float] = {
+        "keep_seconds": 60,
+        "max_answers": 10,
+        "max_events": 100,
+        "reader_grace": 1e9,
+    }
     values.update(overrides)
     return AnswerStore(clock=clock, **values)  # type: ignore[arg-type]
 

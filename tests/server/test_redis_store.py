@@ -13,6 +13,7 @@ import pytest
 from starlette.applications import Starlette
 
 from server.app import create_app
+from server.auth import TokenAuthority
 from server.events import AnswerEvent, Message, ServerError, Token
 from server.generation import ABANDONED, SHUT_DOWN, TOO_LONG
 from server.redis_layout import Keys
@@ -318,3 +319,42 @@ async def test_without_redis_a_request_is_a_503_and_the_instance_keeps_running(
         async with client_for(app) as client:
             assert (await client.delete("/api/chat", params={"rid": "r"})).status_code == 503
             assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_redis_out_of_memory_is_a_503_said_once_in_the_log(
+    start_instance: StartInstance,
+    redis_process: RedisProcess,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = await start_instance(answerer=Attempts(tokens(3)))
+    with redis_process.client() as redis:
+        redis.config_set("maxmemory", 1)  # every write is refused: "OOM command not allowed"
+        try:
+            responses = [await get(app, f"r{n}") for n in range(3)]
+        finally:
+            redis.config_set("maxmemory", 0)
+    assert [(r.status_code, r.headers["retry-after"]) for r in responses] == [(503, "10")] * 3
+    said = [r for r in caplog.records if "out of memory" in r.getMessage()]
+    assert len(said) == 1
+    assert said[0].exc_info is None  # a line, not a traceback per request
+    assert (await get(app, "after")).status_code == 200
+
+
+async def test_a_ticket_spent_on_one_instance_is_spent_on_every_instance(
+    start_instance: StartInstance,
+) -> None:
+    secret = "a-secret-shared-by-the-instances"
+    first = await start_instance(answerer=Attempts(tokens(2)), require_token=secret)
+    second = await start_instance(answerer=Attempts(tokens(2)), require_token=secret)
+    token = TokenAuthority(secret).issue("alice", 600)
+    async with client_for(first) as client:
+        response = await client.post("/api/ticket", headers={"Authorization": f"Bearer {token}"})
+        ticket = response.json()["ticket"]
+    params = {"q": "q", "rid": "r", "ticket": ticket}
+    async with client_for(first) as client:
+        used = await client.get("/api/chat", params=params)
+    async with client_for(second) as client:
+        again = await client.get("/api/chat", params=params)
+    assert events(parse_frames(used.text))[-1].data == "[DONE]"
+    assert again.status_code == 401
+    assert again.json() == {"error": "This ticket has been used already; ask for a new one."}

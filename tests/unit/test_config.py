@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 
 from app.config import Config, ConfigError, load_config
 
-PAGE = '{"endpoint": "api/chat", "transport": "eventsource", "stallTimeout": 30}'
+PAGE = (
+    '{"endpoint": "api/chat", "transport": "eventsource", "stallTimeout": 30,'
+    ' "endpoints": ["https://api.example.org/chat"]}'
+)
 
 
 @pytest.mark.parametrize(
@@ -54,3 +59,82 @@ def test_benchmark_switches() -> None:
     assert (Config().render, Config().measure) == ("incremental", False)
     with pytest.raises(ConfigError, match="unknown render mode"):
         load_config(PAGE, "?render=fast")
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "api/chat",
+        "/api/chat",
+        "./api/chat",
+        "../chat/api/chat",
+        "api/chat?fault=drop:3",
+        "/api/chat?fault=status:503,retry-after:2",
+        "api/chat#x:y",
+        "https://api.example.org/chat",  # listed
+    ],
+)
+def test_an_endpoint_on_the_pages_origin_or_listed_is_allowed(endpoint: str) -> None:
+    assert load_config(PAGE, "?" + urlencode({"endpoint": endpoint})).endpoint == endpoint
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://evil.example/chat",
+        "https://api.example.org/chat/other",  # listed only as exactly that URL
+        "https://api.example.org.evil.example/chat",
+        "http://api.example.org/chat",
+        "//evil.example/chat",
+        "/\\evil.example/chat",
+        "\\\\evil.example/chat",
+        "/\t/evil.example/chat",
+        "data:text/event-stream,data: {}",
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        "blob:https://api.example.org/1234",
+        "file:///etc/passwd",
+        "ws://api.example.org/chat",
+    ],
+)
+def test_any_other_endpoint_is_refused_with_a_clear_message(endpoint: str) -> None:
+    with pytest.raises(ConfigError, match="is not one this page may use") as refused:
+        load_config(PAGE, "?" + urlencode({"endpoint": endpoint}))
+    assert '"endpoints"' in str(refused.value)
+
+
+def test_the_pages_own_endpoint_may_be_absolute_and_needs_no_listing() -> None:
+    page = '{"endpoint": "https://chat-api.example.org/api/chat"}'
+    assert load_config(page, "").endpoint == "https://chat-api.example.org/api/chat"
+    selected = load_config(page, "?endpoint=https%3A%2F%2Fchat-api.example.org%2Fapi%2Fchat")
+    assert selected.endpoint == "https://chat-api.example.org/api/chat"
+    with pytest.raises(ConfigError, match="not one this page may use"):
+        load_config(page, "?endpoint=https%3A%2F%2Fother.example.org%2Fapi%2Fchat")
+
+
+@pytest.mark.parametrize(
+    ("page", "message"),
+    [
+        ('{"endpoints": "https://api.example.org/chat"}', '"endpoints" must be a list'),
+        ('{"endpoints": [1]}', '"endpoints" must be a list'),
+        ('{"endpoints": ["javascript:alert(1)"]}', "not an http"),
+    ],
+)
+def test_a_bad_endpoint_list_says_why(page: str, message: str) -> None:
+    query = "?endpoint=" + ("javascript%3Aalert(1)" if "javascript" in page else "api/chat")
+    with pytest.raises(ConfigError, match=message):
+        load_config(page, query)
+
+
+def test_a_listed_endpoint_may_carry_a_query_of_its_own() -> None:
+    page = '{"endpoint": "api/chat", "endpoints": ["https://chat.example.org/api/chat"]}'
+    config = load_config(page, "?endpoint=https://chat.example.org/api/chat?fault=stall:3")
+    assert config.endpoint == "https://chat.example.org/api/chat?fault=stall:3"
+    with pytest.raises(ConfigError):
+        load_config(page, "?endpoint=https://chat.example.org/api/chatty")
+
+
+def test_the_stall_timeout_can_be_shortened_for_tests() -> None:
+    assert load_config("{}", "?stallTimeout=3").stall_timeout == 3.0
+    with pytest.raises(ConfigError):
+        load_config("{}", "?stallTimeout=soon")

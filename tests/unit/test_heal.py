@@ -202,10 +202,14 @@ def test_a_tail_that_ends_with_a_closed_code_block_is_left_alone(tail: str) -> N
     ("tail", "healed"),
     [
         ("Energy $$E = m_1 c^2 + a_", "Energy $$E = m_1 c^2 + a_"),
-        ("So \\(a*b", "So \\(a*b"),
+        ("So \\(a*b", "So \\\\(a*b"),
+        ("So \\[a*b", "So \\\\[a*b"),
+        ("See \\[1", "See \\[1"),
+        ("Done \\(a\\) and `\\(x", "Done \\(a\\) and `\\(x`"),
         ("Both $a*b$ and *x", "Both $a*b$ and *x*"),
         ("Price $5 for **bold", "Price $5 for **bold**"),
     ],
 )
 def test_math_is_not_healed_as_emphasis(tail: str, healed: str) -> None:
+    """An unfinished `\\(` / `\\[` formula also keeps its backslash on screen (escaped)."""
     assert heal(tail) == healed

@@ -621,6 +621,13 @@ XSS_PAYLOADS = [
     "www.example.com/<script>alert(1)</script>",
     "x@example.com<script>alert(1)</script>",
     "[a](https://ok.example) [1]",
+    '<https://ok.example/"onmouseover=alert(1)>',
+    "<JAVASCRIPT:alert(1)>",
+    "[a](<javascript:alert(1)>)",
+    "[see <javascript:alert(1)>](https://ok.example)",
+    '![*x* ![y](javascript:alert(1)) "<img src=x onerror=alert(1)>"](https://ok.example/a.png)',
+    'mailto:x@ok.example"onmouseover=alert(1)',
+    "xmpp:x@ok.example/<script>alert(1)</script>",
 ]
 
 _FORBIDDEN_TAGS = {
@@ -839,10 +846,20 @@ def test_setext_heading_takes_the_whole_paragraph() -> None:
 def test_footnotes() -> None:
     root = parse(render_markdown("Fact[^a] and more[^b].\n\n[^a]: First.\n[^b]: Second.\n"))
     refs = [(link.attrs["href"], link.text()) for link in root.find_all("a")]
-    assert refs == [("#fn-a", "1"), ("#fn-b", "2")]
     notes = [div.attrs.get("id") for div in root.find_all("div")]
-    assert notes == ["fn-a", "fn-b"]
+    assert [href for href, _ in refs] == ["#" + str(note) for note in notes]
+    assert [text for _, text in refs] == ["1", "2"]
+    assert [str(note)[:5] for note in notes] == ["fn-a-", "fn-b-"]
     assert render_markdown("No note[^x].") == "<p>No note[^x].</p>"
+
+
+def test_two_answers_on_one_page_have_their_own_footnote_ids() -> None:
+    first = parse(render_markdown("A[^1].\n\n[^1]: From the first source.\n"))
+    second = parse(render_markdown("B[^1].\n\n[^1]: From another source.\n"))
+    first_id, second_id = (page.find_all("div")[0].attrs["id"] for page in (first, second))
+    assert first_id != second_id
+    assert first.find_all("a")[0].attrs["href"] == f"#{first_id}"
+    assert second.find_all("a")[0].attrs["href"] == f"#{second_id}"
 
 
 @pytest.mark.parametrize(
@@ -880,3 +897,65 @@ def test_math_attributes_and_elements_are_allow_listed() -> None:
     assert "javascript" not in html
     assert "href=" not in html
     assert " style=" not in html
+
+
+@pytest.mark.parametrize(
+    ("markdown", "expected"),
+    [
+        # CommonMark autolinks: any scheme is recognised, the URL policy decides.
+        (
+            "<https://ok.example/a\\[b>",
+            '<p><a href="https://ok.example/a%5C%5Bb" rel="noopener noreferrer nofollow" '
+            'target="_blank">https://ok.example/a\\[b</a></p>',
+        ),
+        ("<irc://foo.bar:2233/baz>", "<p>irc://foo.bar:2233/baz</p>"),
+        ("<https://ok.example/a b>", "<p>&lt;https://ok.example/a b&gt;</p>"),
+        # An inline link's destination has no spaces; its title follows whitespace.
+        ("[a](/my uri)", "<p>[a](/my uri)</p>"),
+        (
+            '[a](https://ok.example "t "x" t")',
+            '<p>[a](<a href="https://ok.example" '
+            'rel="noopener noreferrer nofollow" target="_blank">https://ok.example</a> '
+            '"t "x" t")</p>',
+        ),
+        # `[a] [b]` is two brackets, `[a][b]` with `b` undefined leaves `[b]` to be a link.
+        ("[a] [b]\n\n[b]: #b", '<p>[a] <a href="#b">b</a></p>'),
+        ("[a][b][c]\n\n[c]: #c", '<p>[a]<a href="#c">b</a></p>'),
+        ("[a\\[][x\\[]\n\n[x\\[]: #x", '<p><a href="#x">a[</a></p>'),
+        # An image's alt text is its description's plain text.
+        ("![*a* `b*` ![c](#c)](#i)", '<p><img alt="a b* c" src="#i"></p>'),
+        ("![**a**][i]\n\n[i]: #i", '<p><img alt="a" src="#i"></p>'),
+        # GFM: `mailto:` is part of the link, `xmpp:` links are not made.
+        (
+            "mailto:me@ok.example.",
+            '<p><a href="mailto:me@ok.example" rel="noopener noreferrer nofollow" '
+            'target="_blank">mailto:me@ok.example</a>.</p>',
+        ),
+        ("xmpp:me@ok.example/home", "<p>xmpp:me@ok.example/home</p>"),
+        # GFM strikethrough takes `~~` only: `~~~` is text.
+        ("a ~~~no~~~ ~~yes~~", "<p>a ~~~no~~~ <del>yes</del></p>"),
+        # A fence still open at the end of the answer runs to its end (CommonMark).
+        ("Code:\n\n```\nx = 1", "<p>Code:</p>" + render_markdown("```\nx = 1\n```")),
+        # An ordered item may interrupt a paragraph only if it starts at 1; 10 digits is text.
+        ("Windows: 3 in\n14. rooms", "<p>Windows: 3 in\n14. rooms</p>"),
+        ("1234567890. no", "<p>1234567890. no</p>"),
+        ("003. yes", '<ol start="3">\n<li>yes</li>\n</ol>'),
+        # Another bullet or delimiter starts another list.
+        ("- a\n+ b", "<ul>\n<li>a</li>\n</ul>\n<ul>\n<li>b</li>\n</ul>"),
+        ("1. a\n2) b", '<ol>\n<li>a</li>\n</ol>\n<ol start="2">\n<li>b</li>\n</ol>'),
+        # Escapes: `\&` is no entity; a backtick run closes only with one as long.
+        ("\\&ouml; ```a``", "<p>&amp;ouml; ```a``</p>"),
+        # A table without body rows has none.
+        (
+            "| a |\n|---|",
+            "<table>\n<thead>\n<tr>\n<th>a</th>\n</tr>\n</thead>\n<tbody></tbody>\n</table>",
+        ),
+        # HTML has no link inside a link: the inner one is its text.
+        (
+            "[see <https://x.example>](#y)",
+            '<p><a href="#y">see https://x.example</a></p>',
+        ),
+    ],
+)
+def test_commonmark_and_gfm_inline_rules(markdown: str, expected: str) -> None:
+    assert render_markdown(markdown) == expected

@@ -188,7 +188,7 @@ def test_a_definition_in_a_finished_block_links_earlier_blocks_while_streaming()
     page.apply(renderer.finish())
     assert page.html == render_markdown(text)
     assert page.html.count('href="https://x.example"') == 2
-    assert 'href="#fn-n"' in page.html
+    assert 'href="#fn-n-' in page.html
 
 
 def test_an_unfinished_formula_shows_as_source_while_streaming() -> None:
@@ -198,6 +198,20 @@ def test_an_unfinished_formula_shows_as_source_while_streaming() -> None:
     assert "<em>" not in renderer.tail_html
     renderer.feed("2$$ exactly.")
     assert '<math display="block">' in renderer.tail_html
+
+
+@pytest.mark.parametrize(
+    ("opening", "shown"), [("\\[ x = \\frac{a}{b}", "\\[ x = \\frac{a}{b}"), ("\\(a^2", "\\(a^2")]
+)
+def test_an_unfinished_bracket_formula_keeps_its_backslash_while_streaming(
+    opening: str, shown: str
+) -> None:
+    renderer = StreamRenderer()
+    renderer.feed("Then " + opening)
+    assert renderer.tail_html == f"<p>Then {shown}</p>"
+    renderer.feed(" \\]" if opening.startswith("\\[") else "\\)")
+    assert "<math" in renderer.tail_html
+    assert "\\" not in renderer.tail_html
 
 
 def test_a_finished_answer_ends_unhealed() -> None:
