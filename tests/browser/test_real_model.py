@@ -33,8 +33,10 @@ SECOND = "What is my name?"
 LONG = "Write a very long story about a dragon, at least 500 words."
 #: A short answer from this model takes 1-3 s on two busy cores; loading the page up to 10 s.
 ANSWER_TIMEOUT_MS = 60_000
-#: How soon llama-server must stop generating once the user presses Stop.
-STOP_SECONDS = 5.0
+#: How soon llama-server must stop generating once the user presses Stop: measured 0.1-0.3 s
+#: on a quiet machine, seconds when the machine is loaded (CI shares 2 cores with Chromium).
+#: Below the back end's 15 s reader grace, so only the Stop itself can pass this test.
+STOP_SECONDS = 10.0
 
 
 @pytest.fixture(scope="session")
