@@ -74,11 +74,13 @@ class StreamRequest:
     parent: str = ""
     #: Continue the answer `parent` (cut off by the model) rather than answer anew.
     continuing: bool = False
+    #: With sign-in, over GET: the one-time ticket for this connection (app/auth.py).
+    ticket: str = ""
 
 
 def get_url(request: StreamRequest, last_event_id: str = "") -> str:
     """The EventSource URL: `endpoint?q=…&rid=…[&parent=…][&continue=1]`, plus
-    `&last_event_id=n` when resuming."""
+    `&last_event_id=n` when resuming and `&ticket=…` with sign-in."""
     params = [("q", request.question), ("rid", request.rid)]
     if request.parent:
         params.append(("parent", request.parent))
@@ -86,6 +88,8 @@ def get_url(request: StreamRequest, last_event_id: str = "") -> str:
         params.append(("continue", "1"))
     if last_event_id:
         params.append(("last_event_id", last_event_id))
+    if request.ticket:
+        params.append(("ticket", request.ticket))
     query = urlencode(params, quote_via=quote)
     base, hash_mark, fragment = request.endpoint.partition("#")
     if "?" not in base:

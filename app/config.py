@@ -25,6 +25,8 @@ class Config:
     stall_timeout: float = 30.0
     #: The back end's `--max-question-chars`: the page counts down to it and refuses longer.
     max_question_chars: int = 4000
+    #: Sign-in: a same-origin path that answers `{"token", "expires_in"}` (docs/security.md).
+    token_url: str = ""
     # Benchmark-only switches (bench/): `?render=naive` re-renders the whole answer on every
     # token, with no frame batching, as the baseline; `?measure=1` wraps every DOM update in
     # performance marks ("answer-update" measures).
@@ -64,6 +66,15 @@ def load_config(page_json: str, query: str) -> Config:
         or max_question_chars < 1
     ):
         raise ConfigError("maxQuestionChars must be a positive whole number.")
+    token_url = page.get("tokenUrl", Config.token_url)
+    token_url = token_url.strip() if isinstance(token_url, str) else token_url
+    # Only from the page itself, never the query, and only its own origin: the token provider
+    # answers with the reader's credentials (cookies), so it must be the page owner's.
+    if not isinstance(token_url, str) or (token_url and not is_same_origin_path(token_url)):
+        raise ConfigError(
+            f'"tokenUrl" must be a path on this page\'s own site, such as "/auth/token";'
+            f" {_shown(str(token_url))} is not."
+        )
     render = params.get("render", Config.render)
     if render not in RENDER_MODES:
         raise ConfigError(f"unknown render mode {render!r}: use 'incremental' or 'naive'.")
@@ -72,6 +83,7 @@ def load_config(page_json: str, query: str) -> Config:
         transport=transport,
         stall_timeout=float(stall_timeout),
         max_question_chars=max_question_chars,
+        token_url=token_url,
         render=render,
         measure=params.get("measure") == "1",
     )

@@ -10,8 +10,9 @@ import time
 from typing import Any, Literal
 
 import js  # type: ignore[import-not-found]
-from pyodide.ffi import create_once_callable, create_proxy  # type: ignore[import-not-found]
+from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
 
+from app.browser.auth import SignIn
 from app.browser.dom import AnswerView, ScrollFollower, query
 from app.browser.eventsource import EventSourceTransport
 from app.browser.fetch_stream import FetchTransport
@@ -459,8 +460,7 @@ class ChatPage:
         if rid:
             url = js.URL.new(self.config.endpoint, js.location.href)
             url.searchParams.set("rid", rid)
-            options = js.Object.fromEntries([["method", "DELETE"], ["keepalive", True]])
-            js.fetch(url.href, options).catch(create_once_callable(lambda _error: None))
+            SIGN_IN.delete(str(url.href))  # with the access token, when signed in
 
     # One answer ---------------------------------------------------------------
 
@@ -490,7 +490,9 @@ class ChatPage:
         request = self._request(turn, rid, continuing)
         cursor = Cursor(turn.last_event_id if resuming else "")
         turn.rid, turn.last_event_id = rid, cursor.last_event_id
-        transport = FetchTransport() if self.config.transport == "fetch" else EventSourceTransport()
+        transport = SIGN_IN.wrap(
+            FetchTransport() if self.config.transport == "fetch" else EventSourceTransport()
+        )
         sink_type = NaiveSink if self.config.render == "naive" else IncrementalSink
         sink = sink_type(
             view.box,
@@ -743,12 +745,17 @@ def _place(page: ChatPage, stored: str | None) -> None:
         pass
 
 
+#: The page's access tokens (docs/security.md, "Sign-in"); start() sets it up.
+SIGN_IN = SignIn()
+
+
 def start() -> ChatPage | None:
     try:
         config = load_config(str(query("#chat-config").textContent), str(js.location.search))
     except ConfigError as error:
         js.window.streamchatFail(str(error))
         return None
+    SIGN_IN.start(config.token_url)
     # Warm the renderer (Markdown's set-up, Pygments' lexers) before saying "ready", so the
     # first answer's first frame is as quick as any other.
     render_markdown("# warm\n\n- *a* [1]\n\n```python\nx = 1\n```\n", {"1": "#warm"})

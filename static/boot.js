@@ -49,6 +49,26 @@
   // app/main.py takes the question asked while it loaded, once, when it is ready.
   window.streamchatTakePending = function () { var q = pending; pending = null; return q; };
 
+  // Sign-in (docs/security.md): the page's own scripts, or the widget's host through
+  // bridge.js, hand over an access token with window.streamchat.setToken(token) (null forgets
+  // it), at any time, even before the runtime has loaded. The token is kept in this closure,
+  // not on window, until app/browser/auth.py takes it and every later one.
+  var tokens = { waiting: undefined, receiver: null };
+  window.streamchat = window.streamchat || {};
+  window.streamchat.setToken = function (token) {
+    if (token !== null && (typeof token !== "string" || !token)) {
+      console.warn("streamchat: setToken takes an access token (a string), or null to forget it.");
+      return;
+    }
+    if (tokens.receiver) tokens.receiver(token);
+    else tokens.waiting = token;
+  };
+  window.streamchatReceiveTokens = function (receiver) {
+    tokens.receiver = receiver;
+    if (tokens.waiting !== undefined) receiver(tokens.waiting);
+    tokens.waiting = undefined;
+  };
+
   function loading() { return root.dataset.appState === "loading"; }
 
   document.addEventListener("DOMContentLoaded", function () {

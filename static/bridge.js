@@ -103,6 +103,9 @@
       setTheme(message.theme);
     } else if (message.type === "focus") {
       focusQuestion();
+    } else if (message.type === "token" && (message.token === null || typeof message.token === "string")) {
+      // The host's access token for the back end (static/boot.js hands it to the page).
+      window.streamchat.setToken(message.token);
     }
   }
 

@@ -8,6 +8,7 @@
 //   window.StreamChat = window.StreamChat || [];
 //   StreamChat.push(["open"]); StreamChat.push(["ask", "How do I resume a stream?"]);
 //   StreamChat.push(["on", "answer", function (detail) { ... }]);
+//   StreamChat.push(["setToken", accessToken]); // when the chat's back end needs sign-in
 // and CustomEvents on window: "streamchat:ready", "streamchat:answer", "streamchat:error", ...
 (function () {
   "use strict";
@@ -110,6 +111,15 @@
       theme = wanted;
       if (elements) elements.root.dataset.theme = theme;
       send({ type: "theme", theme: theme });
+    },
+    // Sign-in (docs/security.md): the token goes only to the chat page, over the private
+    // port. Before the chat has loaded, one token waits for it: the latest, in the place of
+    // the first, so that it is in place for any question asked after that first one.
+    setToken: function (token) {
+      if (token !== null && (typeof token !== "string" || !token)) return warn("setToken takes an access token (a string), or null to forget it");
+      var waiting = port ? null : outbox.filter(function (queued) { return queued.type === "token"; })[0];
+      if (waiting) waiting.token = token;
+      else send({ type: "token", token: token });
     },
     on: function (name, listener) {
       if (!listeners[name] || typeof listener !== "function") return warn("on takes one of " + EVENTS.join(", ") + " and a function");

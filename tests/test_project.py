@@ -75,7 +75,9 @@ def test_every_browser_wheel_is_pinned_and_listed() -> None:
         assert any(Path(w).name.lower().startswith(f"{stem}-{version}-") for w in wheels), name
 
 
-@pytest.mark.parametrize("module", ["app.sse", "app.render", "app.client", "app.stream_render"])
+@pytest.mark.parametrize(
+    "module", ["app.sse", "app.render", "app.client", "app.stream_render", "app.auth"]
+)
 def test_pure_modules_import_without_a_browser(module: str) -> None:
     code = f"import sys; sys.modules['js'] = None; sys.modules['pyodide'] = None; import {module}"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

@@ -68,7 +68,9 @@ class EventSourceTransport:
         self, request: StreamRequest, last_event_id: str
     ) -> AsyncIterator[ServerSentEvent]:
         source = self._source
-        if source is None or source.native.readyState == CLOSED:
+        if source is None or source.native.readyState == CLOSED or request.ticket:
+            # With sign-in, never the parked source: its own reconnect would send its spent
+            # ticket. A new one, with the new ticket and `last_event_id`, resumes instead.
             self._drop_source()
             source = self._source = _Source(get_url(request, last_event_id))
         while True:

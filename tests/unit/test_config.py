@@ -138,3 +138,30 @@ def test_the_stall_timeout_can_be_shortened_for_tests() -> None:
     assert load_config("{}", "?stallTimeout=3").stall_timeout == 3.0
     with pytest.raises(ConfigError):
         load_config("{}", "?stallTimeout=soon")
+
+
+def test_a_token_provider_on_the_pages_own_origin_is_used() -> None:
+    assert load_config('{"tokenUrl": " /auth/token "}', "").token_url == "/auth/token"
+    assert load_config('{"tokenUrl": "auth/token?for=chat"}', "").token_url == "auth/token?for=chat"
+    assert load_config("{}", "").token_url == ""
+
+
+@pytest.mark.parametrize(
+    "token_url",
+    [
+        "https://login.example.org/token",
+        "//login.example.org/token",
+        "/\\\\login.example.org/token",
+        "javascript:alert(1)",
+        "data:application/json,{}",
+        "42",
+    ],
+)
+def test_a_token_provider_elsewhere_is_refused_with_a_clear_message(token_url: str) -> None:
+    page = '{"tokenUrl": %s}' % (token_url if token_url == "42" else f'"{token_url}"')
+    with pytest.raises(ConfigError, match=r'"tokenUrl" must be a path on this page\'s own site'):
+        load_config(page, "")
+
+
+def test_the_query_cannot_name_a_token_provider() -> None:
+    assert load_config("{}", "?tokenUrl=/evil").token_url == ""
