@@ -1,8 +1,8 @@
-"""Coalesce streamed tokens into one update per animation frame."""
+"""Coalesce streamed tokens into one update per animation frame, and pace the updates."""
 
 from __future__ import annotations
 
-__all__ = ["FrameBatcher"]
+__all__ = ["FrameBatcher", "FramePacer"]
 
 
 class FrameBatcher:
@@ -31,3 +31,29 @@ class FrameBatcher:
         text = "".join(self._parts)
         self._parts.clear()
         return text
+
+
+class FramePacer:
+    """Decides, frame by frame, whether to render now, so that rendering takes at most
+    `share` of the main thread.
+
+    An update that cost `c` seconds is followed by the next no sooner than `c / share`
+    seconds after it started: cheap updates come every frame, an expensive one (a long
+    open block, a slow phone) leaves the frames in between to the browser, for input and
+    painting. Text is never dropped: the batcher keeps it for the next update. Time is
+    passed in.
+    """
+
+    def __init__(self, share: float = 0.4) -> None:
+        if not 0 < share <= 1:
+            raise ValueError("share must be in (0, 1]")
+        self._share = share
+        self._next = float("-inf")
+
+    def due(self, now: float) -> bool:
+        """Whether an update may run at `now`."""
+        return now >= self._next
+
+    def rendered(self, started: float, ended: float) -> None:
+        """An update ran from `started` to `ended`."""
+        self._next = started + max(0.0, ended - started) / self._share

@@ -221,9 +221,7 @@ async def stream_query(
     sleep: Callable[[float], Awaitable[None]],
     rng: Callable[[], float],
     now: Callable[[], float],
-    wait_for: Callable[
-        [Awaitable[ServerSentEvent | None], float], Awaitable[ServerSentEvent | None]
-    ] = asyncio.wait_for,
+    wait_for: WaitFor | None = None,
     cursor: Cursor | None = None,
 ) -> AsyncGenerator[Item, None]:
     """Yield the answer's messages (Context, Reasoning, Token, Finish, Usage, Citations, then
@@ -244,6 +242,7 @@ async def stream_query(
     the consumer has seen.
     """
     started = now()
+    wait_for = wait_for or StallTimer()
     cursor = cursor if cursor is not None else Cursor()
     resume = _Resume(cursor.last_event_id)
     text_started = False  # some text of the answer was shown, so a failure is mid-answer
@@ -317,6 +316,56 @@ async def stream_query(
     finally:
         await transport.close()
 
+
+class StallTimer:
+    """`asyncio.wait_for` for a stream's events, with one timer per stall period instead of
+    one per event.
+
+    `asyncio.wait_for` arms a timer for every event and cancels it when the event comes: in
+    the browser each is a `setTimeout` and a `clearTimeout` through JS interop, thousands a
+    minute for a fast model. Here each event only moves the deadline; the one timer, when
+    it fires early, re-arms itself at the deadline, and only a deadline that has really
+    passed while an event is awaited stalls the stream (`TimeoutError`, as `wait_for`).
+    """
+
+    def __init__(self) -> None:
+        self._deadline = 0.0
+        self._handle: asyncio.TimerHandle | None = None
+        self._waiter: asyncio.Task[object] | None = None
+        self._stalled = False
+
+    async def __call__(
+        self, awaitable: Awaitable[ServerSentEvent | None], seconds: float
+    ) -> ServerSentEvent | None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None, "awaited outside a task"
+        self._deadline = loop.time() + seconds
+        if self._handle is None:
+            self._handle = loop.call_at(self._deadline, self._fire)
+        self._waiter, self._stalled = task, False
+        cancelling = task.cancelling()
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            # Ours only when no one else (Stop) asked to cancel the task meanwhile.
+            if self._stalled and task.uncancel() <= cancelling:
+                raise TimeoutError from None
+            raise
+        finally:
+            self._waiter, self._stalled = None, False
+
+    def _fire(self) -> None:
+        self._handle = None
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._deadline:
+            self._handle = loop.call_at(self._deadline, self._fire)
+        elif self._waiter is not None and not self._stalled:
+            self._stalled = True
+            self._waiter.cancel()
+
+
+WaitFor = Callable[[Awaitable[ServerSentEvent | None], float], Awaitable[ServerSentEvent | None]]
 
 _FailureKind = Literal["unreachable", "dropped", "status", "server_error"]
 

@@ -27,6 +27,9 @@ class Config:
     max_question_chars: int = 4000
     #: Sign-in: a same-origin path that answers `{"token", "expires_in"}` (docs/security.md).
     token_url: str = ""
+    #: Origins whose images answers may show (`https://images.example.com`); any other
+    #: image is a link, so a model cannot make the page send requests elsewhere.
+    image_origins: tuple[str, ...] = ()
     # Benchmark-only switches (bench/): `?render=naive` re-renders the whole answer on every
     # token, with no frame batching, as the baseline; `?measure=1` wraps every DOM update in
     # performance marks ("answer-update" measures).
@@ -75,6 +78,13 @@ def load_config(page_json: str, query: str) -> Config:
             f'"tokenUrl" must be a path on this page\'s own site, such as "/auth/token";'
             f" {_shown(str(token_url))} is not."
         )
+    image_origins = page.get("imageOrigins", [])
+    if not isinstance(image_origins, list) or not all(
+        isinstance(origin, str) and _IMAGE_ORIGIN.fullmatch(origin) for origin in image_origins
+    ):
+        raise ConfigError(
+            '"imageOrigins" must be a list of origins such as "https://images.example.com".'
+        )
     render = params.get("render", Config.render)
     if render not in RENDER_MODES:
         raise ConfigError(f"unknown render mode {render!r}: use 'incremental' or 'naive'.")
@@ -84,6 +94,7 @@ def load_config(page_json: str, query: str) -> Config:
         stall_timeout=float(stall_timeout),
         max_question_chars=max_question_chars,
         token_url=token_url,
+        image_origins=tuple(origin.lower().rstrip("/") for origin in image_origins),
         render=render,
         measure=params.get("measure") == "1",
     )
@@ -126,6 +137,7 @@ def is_same_origin_path(url: str) -> bool:
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_IMAGE_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d{1,5})?/?")
 
 
 def _allowed_endpoints(page: dict[str, object]) -> tuple[str, ...]:

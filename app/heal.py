@@ -7,12 +7,12 @@ import unicodedata
 from dataclasses import dataclass
 
 from app.md_syntax import (
-    MATH,
     MATH_OPENER,
     TABLE_END_PIPE,
     THEMATIC_BREAK,
     UNESCAPED_PIPE,
     Fence,
+    find_math,
     is_list_item,
     opening_fence,
     table_cells,
@@ -166,7 +166,7 @@ def _show_unfinished_formula(text: str) -> str:
 
     `\\[1` stays: it is likely an escaped citation marker `\\[1\\]` being written.
     """
-    complete = [m.span() for m in MATH.finditer(text)]
+    complete = [m.span() for m in find_math(text)]
     opener = MATH_OPENER.search(text, complete[-1][1] if complete else 0)
     if opener is None or not opener.group().startswith("\\") or _is_escaped(text, opener.start()):
         return text
@@ -203,17 +203,44 @@ def _heal_partial_link(text: str) -> str:
     code = _CodeSpans.scan(text)
     end = len(text) if code.open_at is None else code.open_at
     masked = _mask(text[:end], code.spans, urls=False)
-    link = _PARTIAL_LINK.search(masked)
+    link = _partial_link(masked)
     if link is not None:
-        label = "" if link["bang"] else text[link.start("label") : link.end("label")]
-        return text[: link.start()] + label
-    bracket = _LONE_BRACKET.search(masked)
+        start, label_start, label_end, bang = link
+        return text[:start] + ("" if bang else text[label_start:label_end])
+    bracket = _lone_bracket(masked)
     if bracket is not None:
-        label = text[bracket.start("label") :]
+        start, label_start = bracket
+        label = text[label_start:]
         if _PARTIAL_CITATION.fullmatch(label):
-            return text[: bracket.start()]
-        return text[: bracket.start()] + label
+            return text[:start]
+        return text[:start] + label
     return text
+
+
+def _partial_link(masked: str) -> tuple[int, int, int, bool] | None:
+    """A link being written at the end, `[label](url…`: where it starts, its label's
+    start and end, and whether it is an image. Linear: the label of a `](` is after the
+    last `]` or line break before it, and nothing after the `(` is `)` or a line break."""
+    newline = masked.rfind("\n")
+    close = masked.find("](", max(masked.rfind(")"), newline) + 1)
+    while close != -1:
+        after = max(masked.rfind("]", 0, close), newline)
+        opening = masked.find("[", after + 1, close)
+        if opening != -1:
+            bang = masked[opening - 1 : opening] == "!"
+            return opening - bang, opening + 1, close, bang
+        close = masked.find("](", close + 1)
+    return None
+
+
+def _lone_bracket(masked: str) -> tuple[int, int] | None:
+    """A `[` (or `![`) at the end with no `]` or line break after it: where it starts, and
+    its label."""
+    opening = masked.find("[", max(masked.rfind("]"), masked.rfind("\n")) + 1)
+    if opening == -1:
+        return None
+    bang = masked[opening - 1 : opening] == "!"
+    return opening - bang, opening + 1
 
 
 @dataclass(frozen=True)
@@ -262,7 +289,7 @@ def _mask(text: str, code_spans: list[tuple[int, int]], *, urls: bool = True) ->
 def _math_spans(text: str) -> list[tuple[int, int]]:
     """Formulas, and a display or `\\(` formula still being written (to the end): their
     `*` and `_` are no emphasis, and an unfinished formula shows as its source."""
-    spans = [m.span() for m in MATH.finditer(text)]
+    spans = [m.span() for m in find_math(text)]
     after = spans[-1][1] if spans else 0
     opener = MATH_OPENER.search(text, after)
     if opener is not None:
@@ -344,29 +371,36 @@ def _match_delimiters(runs: list[_DelimiterRun]) -> list[tuple[_DelimiterRun, in
     """
     openers: list[_Unmatched] = []
     leftover: list[_Unmatched] = []
+    # Where in `openers` the openers of each character are, so that finding one is a
+    # look-up, not a scan: linear in the runs.
+    by_char: dict[str, list[int]] = {"*": [], "_": [], "~": []}
+
+    def keep(count: int) -> None:
+        while len(openers) > count:
+            by_char[openers.pop().run.char].pop()
+
     for run in runs:
         count = run.end - run.start
         if run.char == "~" and count < 2:
             # A single tilde is no markup (subscript is off): literal, or a partial `~~`.
             leftover.append(_Unmatched(run, count))
             continue
-        while count and run.can_close:
-            index = next(
-                (i for i in reversed(range(len(openers))) if openers[i].run.char == run.char),
-                None,
-            )
-            if index is None:
-                break
+        while count and run.can_close and by_char[run.char]:
+            index = by_char[run.char][-1]
             # Openers between the pair can no longer close: they stay literal.
-            del openers[index + 1 :]
+            keep(index + 1)
             opener = openers[index]
             used = min(opener.count, count)
             count -= used
             opener.count -= used
             if not opener.count:
-                del openers[index]
+                keep(index)
         if count:
-            (openers if run.can_open else leftover).append(_Unmatched(run, count))
+            if run.can_open:
+                by_char[run.char].append(len(openers))
+                openers.append(_Unmatched(run, count))
+            else:
+                leftover.append(_Unmatched(run, count))
     return sorted(
         ((item.run, item.count) for item in [*openers, *leftover]),
         key=lambda item: item[0].start,
@@ -381,8 +415,8 @@ class _Unmatched:
 
 def _opens_identifier(masked: str, end: int) -> bool:
     """Whether an `_` run starts a word with more underscores inside, like `_private_name`."""
-    word = masked[end:].split(maxsplit=1)[0] if masked[end:].strip() else ""
-    return _INTRAWORD_UNDERSCORE.search(word) is not None
+    word = _NEXT_WORD.match(masked, end)
+    return word is not None and _INTRAWORD_UNDERSCORE.search(word[1]) is not None
 
 
 def _drop_lone_backslash(text: str) -> str:
@@ -391,8 +425,10 @@ def _drop_lone_backslash(text: str) -> str:
 
 
 def _is_escaped(text: str, index: int) -> bool:
-    backslashes = len(text[:index]) - len(text[:index].rstrip("\\"))
-    return backslashes % 2 == 1
+    start = index
+    while start and text[start - 1] == "\\":
+        start -= 1
+    return (index - start) % 2 == 1
 
 
 def _is_punctuation(char: str) -> bool:
@@ -413,8 +449,7 @@ _DELIMITERS = re.compile(r"\*+|_+|~+")
 _CITATION_LIKE = re.compile(r"[\d,\s]*\\?")
 _ESCAPE = re.compile(r"\\[!-/:-@\[-`{-~]")
 _URL_LIKE = re.compile(r"\]\([^)\s]*\)?|<[^>\s]*>?|\b(?:https?://|ftp://|www\.)\S*")
-_PARTIAL_LINK = re.compile(r"(?P<bang>!?)\[(?P<label>[^\]\n]*)\]\([^)\n]*\Z")
-_LONE_BRACKET = re.compile(r"!?\[(?P<label>[^\]\n]*)\Z")
+_NEXT_WORD = re.compile(r"\s*(\S+)")
 _PARTIAL_CITATION = re.compile(r"[\d,\s]*")
 # Only at a word's start: "R&D" is no entity being written.
 _PARTIAL_ENTITY = re.compile(r"(?<!\w)&#?[A-Za-z0-9]{0,31}\Z")

@@ -13,7 +13,9 @@ import js  # type: ignore[import-not-found]
 from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
 
 from app.browser.auth import SignIn
+from app.browser.citations import citation_cards
 from app.browser.dom import AnswerView, ScrollFollower, query
+from app.browser.events import announce_answer
 from app.browser.eventsource import EventSourceTransport
 from app.browser.fetch_stream import FetchTransport
 from app.browser.library import ConversationStore, Sidebar
@@ -46,6 +48,7 @@ from app.protocol import (
     Token,
     Usage,
 )
+from app.render import configure as configure_rendering
 from app.render import render_markdown
 from app.retry import RetryPolicy
 from app.stream_render import StreamRenderer
@@ -395,7 +398,8 @@ class ChatPage:
             if turn is resumable:
                 break  # rendered again, with the rest, as it streams on
             view.apply(renderer.finish({c.id: view.source_anchor(c.id) for c in turn.citations}))
-            self._finish_view(view, turn, last=index == len(self.conversation.turns) - 1)
+            last = index == len(self.conversation.turns) - 1
+            self._finish_view(view, turn, last=last, restored=True)
         self.scroll.jump()
         if resumable is not None:
             # The page went away while this answer streamed (a reload, a crashed tab): the
@@ -408,7 +412,9 @@ class ChatPage:
         self.clear_button.hidden = False
         return view
 
-    def _finish_view(self, view: AnswerView, turn: Turn, *, last: bool) -> None:
+    def _finish_view(
+        self, view: AnswerView, turn: Turn, *, last: bool, restored: bool = False
+    ) -> None:
         if turn.citations:
             view.show_citations(turn.citations)
         view.set_state(turn.state)
@@ -423,6 +429,12 @@ class ChatPage:
         # An answer that failed offers Retry in its alert: a Regenerate beside it would be
         # the same action twice.
         view.show_actions(can_regenerate=last and turn.state != "error")
+        # Markers named after their sources, one tab stop each, a card on hover, focus or tap
+        # (app/browser/citations.py); and, for an answer that just ended (not one restored
+        # after a reload), `streamchat:answer` for the widget's host (static/bridge.js).
+        citation_cards().show_sources(view.answer, turn.citations)
+        if not restored:
+            announce_answer(turn)
 
     def _truncate(self, index: int) -> None:
         self.conversation.truncate(index)
@@ -756,6 +768,7 @@ def start() -> ChatPage | None:
         js.window.streamchatFail(str(error))
         return None
     SIGN_IN.start(config.token_url)
+    configure_rendering(image_origins=config.image_origins)
     # Warm the renderer (Markdown's set-up, Pygments' lexers) before saying "ready", so the
     # first answer's first frame is as quick as any other.
     render_markdown("# warm\n\n- *a* [1]\n\n```python\nx = 1\n```\n", {"1": "#warm"})

@@ -54,7 +54,15 @@ from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import UnescapeTreeprocessor
 from markdown.util import ETX, STX, AtomicString, code_escape
 
-from app.md_syntax import ATX_HEADING, LIST_MARKER, QUOTE_PREFIX, is_thematic_break, opening_fence
+from app.md_syntax import (
+    ATX_HEADING,
+    LIST_MARKER,
+    MAX_DEFINITIONS,
+    MAX_NESTING,
+    QUOTE_PREFIX,
+    is_thematic_break,
+    opening_fence,
+)
 
 __all__ = ["ConformanceExtension", "References", "footnote_id", "normalize_label"]
 
@@ -92,9 +100,11 @@ class References(dict[str, Definition]):
         return super().__getitem__(normalize_label(key))
 
     def define(self, label: str, definition: Definition) -> None:
-        """Add a definition unless the label has one: the first definition wins."""
+        """Add a definition unless the label has one: the first definition wins. Past
+        MAX_DEFINITIONS in an answer, definitions are ignored: every block's render
+        copies them all."""
         label = normalize_label(label)
-        if label and not super().__contains__(label):
+        if label and not super().__contains__(label) and len(self) < MAX_DEFINITIONS:
             self[label] = definition
 
     def clear(self) -> None:
@@ -350,10 +360,16 @@ def _unescape(text: str) -> str:
 
 
 class FootnoteDefinition(BlockProcessor):  # type: ignore[misc]
-    """`[^label]: text`, with lines after it and indented paragraphs, as a footnote."""
+    """`[^label]: text`, with lines after it and indented paragraphs, as a footnote.
+
+    A footnote in a footnote (`[^a]: [^b]: …`) is parsed inside it, by recursion: past
+    MAX_NESTING of them, the rest is text.
+    """
+
+    _depth = 0
 
     def test(self, parent: etree.Element, block: str) -> bool:
-        return _FOOTNOTE_DEFINITION.match(block) is not None
+        return self._depth < MAX_NESTING and _FOOTNOTE_DEFINITION.match(block) is not None
 
     def run(self, parent: etree.Element, blocks: list[str]) -> None:
         block = blocks.pop(0)
@@ -380,7 +396,11 @@ class FootnoteDefinition(BlockProcessor):  # type: ignore[misc]
         note = etree.SubElement(
             parent, "div", {"class": "footnote", "id": note_id or footnote_id(label)}
         )
-        self.parser.parseChunk(note, text)
+        self._depth += 1
+        try:
+            self.parser.parseChunk(note, text)
+        finally:
+            self._depth -= 1
         marker = etree.Element("sup", {"class": "footnote-number"})
         marker.text = number_text
         first = note[0] if len(note) and note[0].tag == "p" else note

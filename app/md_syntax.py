@@ -4,11 +4,14 @@ Fences, list markers, thematic breaks, ATX headings, quote prefixes, table rows 
 separators, and math delimiters are recognised here and nowhere else: `app.blocks` uses
 them to find where a block ends, `app.heal` to tell what is half-written, and
 `app.render` (with its Python-Markdown extensions) to parse.
+
+The limits on what rendering one answer may cost are here too, for the same reason.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 __all__ = [
@@ -16,16 +19,62 @@ __all__ = [
     "LIST_MARKER",
     "MATH",
     "MATH_OPENER",
+    "MAX_ANSWER_CHARS",
+    "MAX_BLOCK_CHARS",
+    "MAX_DEFINITIONS",
+    "MAX_ELEMENT_DEPTH",
+    "MAX_FORMULA_CHARS",
+    "MAX_MATH_CHARS",
+    "MAX_NESTING",
+    "MAX_WORD_CHARS",
+    "PLAIN_PIECE_CHARS",
     "QUOTE_PREFIX",
     "THEMATIC_BREAK",
     "Fence",
+    "extend_word",
+    "find_math",
     "is_list_item",
     "is_table_separator",
     "is_thematic_break",
     "list_kind",
+    "longest_word",
     "opening_fence",
     "table_cells",
+    "trailing_word",
 ]
+
+# --- Limits: the most one answer may cost to render, whatever the model sends. ---
+# Each bounds a step whose cost would otherwise grow faster than the answer, or without
+# end; docs/security.md ("Bounded rendering") says why each value is what it is.
+
+#: Characters of an answer rendered as markdown: from the line that crosses this, the
+#: rest of the answer is shown as plain text, with a notice (`app.render`).
+MAX_ANSWER_CHARS = 1_000_000
+#: Characters of one block (`app.blocks`: a paragraph, list, quote, table or code block):
+#: from the line that takes a block past this, the rest of the answer is plain text.
+#: Python-Markdown's own block and inline processing is quadratic in a block's size for
+#: some shapes; this bounds it, and what the open tail costs to render every frame.
+MAX_BLOCK_CHARS = 64_000
+#: Characters of one unbroken word (no space, nor a CJK character, to break a line at;
+#: code blocks aside): from the line that holds a longer one, the rest is plain text.
+#: Laying out such a word costs the browser dearly.
+MAX_WORD_CHARS = 10_000
+#: Block quotes and list items nest at most this deep; a marker deeper than that is text.
+MAX_NESTING = 32
+#: Elements nest at most this deep in a block's HTML (inline markup included); deeper
+#: ones are replaced by their text. Every later step walks the tree recursively.
+MAX_ELEMENT_DEPTH = 96
+#: Characters of LaTeX in one formula: a longer one is no formula, and stays text.
+MAX_FORMULA_CHARS = 2_000
+#: Characters of LaTeX converted to MathML in one block (latex2mathml takes about a
+#: second per 10,000): formulas past this stay as their source text.
+MAX_MATH_CHARS = 5_000
+#: Link and footnote definitions in one answer: later ones are ignored. Every block is
+#: rendered with all the definitions before it, so each one costs every later block.
+MAX_DEFINITIONS = 200
+#: Characters of plain text (past a limit) in one piece: each piece is one paragraph of
+#: the page, streamed as a block, so no frame shows more than this of it anew.
+PLAIN_PIECE_CHARS = 10_000
 
 
 @dataclass(frozen=True)
@@ -95,6 +144,48 @@ def table_cells(row: str) -> list[str]:
     return [cell.strip() for cell in UNESCAPED_PIPE.split(row)]
 
 
+def find_math(text: str, pos: int = 0) -> Iterator[re.Match[str]]:
+    """`MATH.finditer(text, pos)`, in time linear in `text`.
+
+    The regex alone tries every opener against up to MAX_FORMULA_CHARS characters even
+    when no closer follows; here an opener whose closer is not within reach is passed
+    over at the cost of a `str.find`.
+    """
+    while (opener := _MATH_START.search(text, pos)) is not None:
+        start = opener.start()
+        match = None
+        closer = _MATH_CLOSERS.get(text[start : start + 2])
+        if closer is None or text.find(closer, start + 3, start + 4 + MAX_FORMULA_CHARS) != -1:
+            match = MATH.match(text, start)
+        if match is None:
+            pos = start + 1
+            continue
+        yield match
+        pos = match.end()
+
+
+def longest_word(line: str) -> int:
+    """The length of the longest unbroken word in `line`: a run of characters with no
+    space to break a line at (a no-break space is none) and no CJK character, which
+    browsers break lines at too."""
+    return max(map(len, _WORD_BREAK.split(line)))
+
+
+def trailing_word(text: str) -> int:
+    """The length of the unbroken word `text` ends with (at most MAX_WORD_CHARS + 1)."""
+    return len(_WORD_BREAK.split(text[-MAX_WORD_CHARS - 1 :])[-1])
+
+
+def extend_word(run: int, text: str) -> tuple[int, int]:
+    """`text` written after a word of `run` characters: the longest word it makes, and
+    the length of the word it ends with. In time linear in `text` alone."""
+    words = _WORD_BREAK.split(text)
+    first = run + len(words[0])
+    if len(words) == 1:
+        return first, first
+    return max(first, *map(len, words[1:])), len(words[-1])
+
+
 # A list item's marker: indentation, bullet or ordinal with `.` or `)`, then spacing.
 LIST_MARKER = re.compile(r"(?P<indent> *)(?P<bullet>[-*+]|\d{1,9}[.)])(?P<space> +)(?P<rest>.*)")
 THEMATIC_BREAK = re.compile(r" {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*")
@@ -110,17 +201,26 @@ UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 
 # Math: `$$…$$` and `\[…\]` (display) may span lines of a paragraph. A `$` opens a formula
 # only before a non-space and closes one only after a non-space and not before a digit, so
-# prices (`$5 and $10`) stay text; an escaped `\$` is a dollar sign.
+# prices (`$5 and $10`) stay text; an escaped `\$` is a dollar sign. A formula holds at
+# most MAX_FORMULA_CHARS characters. Search with `find_math`, which is linear.
 MATH = re.compile(
-    r"(?<!\\)\$\$(?P<dollars>.+?)\$\$"
-    r"|\\\[(?P<bracket>.+?)\\\]"
-    r"|\\\((?P<paren>.+?)\\\)"
-    r"|(?<![\\$\w])\$(?=[^\s$])(?P<dollar>(?:\\.|[^\\$])+?)(?<=[^\s\\])\$(?![\d$])",
+    rf"(?<!\\)\$\$(?P<dollars>.{{1,{MAX_FORMULA_CHARS}}}?)\$\$"
+    rf"|\\\[(?P<bracket>.{{1,{MAX_FORMULA_CHARS}}}?)\\\]"
+    rf"|\\\((?P<paren>.{{1,{MAX_FORMULA_CHARS}}}?)\\\)"
+    rf"|(?<![\\$\w])\$(?=[^\s$])(?P<dollar>(?:\\.|[^\\$]){{1,{MAX_FORMULA_CHARS}}}?)"
+    r"(?<=[^\s\\])\$(?![\d$])",
     re.DOTALL,
 )
 # Where a display or `\(` formula opens (to tell one that is still being written).
 MATH_OPENER = re.compile(r"(?<!\\)\$\$|\\\[|\\\(")
 
+_MATH_START = re.compile(r"\$|\\[\[(]")
+_MATH_CLOSERS = {"$$": "$$", "\\[": "\\]", "\\(": "\\)"}
+# Where a line may break: whitespace but the no-break spaces, a zero-width space, and
+# CJK ideographs, kana, hangul and full-width forms.
+_WORD_BREAK = re.compile(
+    r"[^\S\xa0\u2007\u202f]|[\u200b\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
+)
 _FENCE_PREFIX_CHARS = " \t>"
 _FENCE_OPEN = re.compile(r"(?P<prefix>[ \t>]*)(?P<marker>`{3,}|~{3,})(?P<info>[^\n]*)\Z")
 _LIST_ITEM = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|\Z)")

@@ -1,12 +1,24 @@
-"""The messages of the wire protocol (docs/contract.md §1) and the errors an answer can end with."""
+"""The messages of the wire protocol (docs/contract.md §1) and the errors an answer can end with.
+
+Bounded, whatever the server sends: an event's JSON nesting is checked before it is parsed
+(`MAX_JSON_DEPTH`: Python's parser recurses, and Pyodide dies of a deep enough document),
+and citations are cut to size (`MAX_CITATIONS`, `MAX_CITATION_TITLE_CHARS`,
+`MAX_CITATION_URL_CHARS`, `MAX_CITATION_ID_CHARS`). See docs/security.md.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "MAX_CITATIONS",
+    "MAX_CITATION_ID_CHARS",
+    "MAX_CITATION_TITLE_CHARS",
+    "MAX_CITATION_URL_CHARS",
+    "MAX_JSON_DEPTH",
     "AnswerFailed",
     "AnswerRefused",
     "Citation",
@@ -25,8 +37,21 @@ __all__ = [
     "StreamError",
     "Token",
     "Usage",
+    "load_json",
     "parse_message",
 ]
+
+#: Arrays and objects nest at most this deep in an event's JSON; deeper is a protocol error,
+#: found by a linear scan before the (recursive) parser sees it.
+MAX_JSON_DEPTH = 64
+#: Citations kept from one `citations` message; later ones are dropped.
+MAX_CITATIONS = 200
+#: Characters of a citation's title shown; a longer one is cut, ending in "…".
+MAX_CITATION_TITLE_CHARS = 300
+#: Characters of a citation's URL; a longer one is dropped: the source shows without a link.
+MAX_CITATION_URL_CHARS = 2_048
+#: Characters of a citation's id (a marker `[id]` has at most 32); a longer one is cut.
+MAX_CITATION_ID_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -133,7 +158,7 @@ def parse_message(data: str) -> Message | None:
     if data == "[DONE]":
         return Done()
     try:
-        payload = json.loads(data)
+        payload = load_json(data)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise ProtocolError(f"event data is not JSON: {exc}: {_excerpt(data)}") from exc
     if not isinstance(payload, dict):
@@ -144,8 +169,8 @@ def parse_message(data: str) -> Message | None:
     if kind == "citations":
         entries = payload.get("citations")
         if not isinstance(entries, list):
-            raise ProtocolError(f"citations.citations is not a list: {entries!r}")
-        return Citations(tuple(_citation(entry) for entry in entries))
+            raise ProtocolError(f"citations.citations is not a list: {_shown(entries)}")
+        return Citations(tuple(_citation(entry) for entry in entries[:MAX_CITATIONS]))
     if kind == "error":
         retryable = payload.get("retryable", False)
         if not isinstance(retryable, bool):
@@ -179,6 +204,23 @@ def parse_message(data: str) -> Message | None:
         return Ping()
     # The contract lets the back end add message types; older pages skip them.
     return None
+
+
+def load_json(data: str) -> Any:
+    """`json.loads(data)`, but a document nested deeper than MAX_JSON_DEPTH is refused
+    (ValueError) before it is parsed. The check is one linear scan, and none at all when
+    `data` has too few brackets to nest that deep."""
+    if data.count("[") + data.count("{") > MAX_JSON_DEPTH:
+        depth = 0
+        for token in _JSON_NESTING.finditer(data):
+            char = token.group()[0]
+            if char in "[{":
+                depth += 1
+                if depth > MAX_JSON_DEPTH:
+                    raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            elif char in "]}":
+                depth -= 1
+    return json.loads(data)
 
 
 class StreamError(Exception):
@@ -258,7 +300,7 @@ class AnswerRefused(StreamError):
 def _text(payload: dict[str, Any], name: str, where: str) -> str:
     value = payload.get(name)
     if not isinstance(value, str):
-        raise ProtocolError(f"{where}.{name} is not a string: {value!r}")
+        raise ProtocolError(f"{where}.{name} is not a string: {_shown(value)}")
     return value
 
 
@@ -269,23 +311,37 @@ def _count(payload: dict[str, Any], name: str, where: str, *, number: bool = Fal
         return None
     allowed = isinstance(value, int | float) if number else isinstance(value, int)
     if isinstance(value, bool) or not allowed or value < 0:
-        raise ProtocolError(f"{where}.{name} is not a non-negative number: {value!r}")
+        raise ProtocolError(f"{where}.{name} is not a non-negative number: {_shown(value)}")
     return value
 
 
 def _citation(entry: object) -> Citation:
     if not isinstance(entry, dict):
-        raise ProtocolError(f"a citation is not a JSON object: {entry!r}")
+        raise ProtocolError(f"a citation is not a JSON object: {_shown(entry)}")
     citation_id = entry.get("id")
     # Back ends that number their sources send `"id": 1`; markers in the text are `[1]` either
     # way. bool is a subclass of int, so `true` must be kept out explicitly.
     if isinstance(citation_id, int) and not isinstance(citation_id, bool):
         entry = {**entry, "id": str(citation_id)}
+    title = _text(entry, "title", "citation")
+    if len(title) > MAX_CITATION_TITLE_CHARS:
+        title = title[: MAX_CITATION_TITLE_CHARS - 1].rstrip() + "…"
+    url = _text(entry, "url", "citation")
     return Citation(
-        _text(entry, "id", "citation"),
-        _text(entry, "title", "citation"),
-        _text(entry, "url", "citation"),
+        _text(entry, "id", "citation")[:MAX_CITATION_ID_CHARS],
+        title,
+        url if len(url) <= MAX_CITATION_URL_CHARS else "",
     )
+
+
+# A JSON string (to the end, if it never ends) or a bracket: strings are passed over whole.
+_JSON_NESTING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]')
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    """`repr(value)`, cut to `limit` characters: a value from the server may be huge."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _excerpt(data: str, limit: int = 80) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 
-__all__ = ["RetryPolicy", "StallWatch", "is_retryable_status", "parse_retry_after", "retry_delay"]
+__all__ = ["RetryPolicy", "is_retryable_status", "parse_retry_after", "retry_delay"]
 
 
 @dataclass(frozen=True)
@@ -72,28 +72,3 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         # parsedate_to_datetime returns a naive datetime for "-0000"; HTTP-dates are GMT.
         when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
-
-
-class StallWatch:
-    """Notices a connection that stays open but sends nothing for `timeout` seconds.
-
-    It starts at the first `touch`; until then nothing has been waited for.
-    """
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self._last_touch: float | None = None
-
-    def touch(self, now: float) -> None:
-        """Note that the connection showed life at time `now`."""
-        self._last_touch = now
-
-    def remaining(self, now: float) -> float:
-        """Seconds left before the connection counts as stalled; never negative."""
-        if self._last_touch is None:
-            return self.timeout
-        return max(0.0, self._last_touch + self.timeout - now)
-
-    def expired(self, now: float) -> bool:
-        """Whether `timeout` seconds have passed since the last touch."""
-        return self._last_touch is not None and self.remaining(now) <= 0.0

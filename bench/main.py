@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench import backend, environment, memory, render, report, scaling, startup
+from bench import backend, environment, memory, render, report, scaling, startup, stream_cost
 from bench.common import ROOT, CpuWatch, log, server
 
 RESULTS = ROOT / "bench" / "results"
-PARTS = ("startup", "render", "memory", "backend", "scaling")
+PARTS = ("startup", "render", "memory", "backend", "scaling", "stream")
 # The page's back end for start-up, render and memory: no pacing of its own (the render
 # benchmark paces with the `pace` fault), fault injection on for `echo`, and room for the
 # 20 KB answer asked as a question.
@@ -42,6 +42,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--answers", type=int, default=memory.ANSWERS, help="memory: answers")
     parser.add_argument(
+        "--stream-runs", type=int, default=3, help="stream: runs per variant and scenario"
+    )
+    parser.add_argument(
+        "--stream-scenarios",
+        default=",".join(stream_cost.SCENARIOS),
+        help=f"stream: comma-separated scenarios, of {', '.join(stream_cost.SCENARIOS)}",
+    )
+    parser.add_argument(
+        "--stream-no-profile",
+        action="store_true",
+        help="stream: skip the extra profiled run of the page (~40 s)",
+    )
+    parser.add_argument(
+        "--stream-chars",
+        type=int,
+        default=None,
+        help="stream: stream only the answer's first N characters (development)",
+    )
+    parser.add_argument(
         "--quiet-load",
         type=float,
         default=None,
@@ -66,6 +85,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     unknown = set(args.parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts: {', '.join(sorted(unknown))}; choose from {PARTS}")
+    args.stream_scenarios = [name.strip() for name in args.stream_scenarios.split(",") if name]
+    if set(args.stream_scenarios) - set(stream_cost.SCENARIOS) or not args.stream_scenarios:
+        parser.error(f"--stream-scenarios: choose from {', '.join(stream_cost.SCENARIOS)}")
     if args.answers <= memory.WARM_ANSWERS:
         parser.error(f"--answers must be more than {memory.WARM_ANSWERS}")
     return args
@@ -107,6 +129,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["backend"] = _watched("backend", backend.run)
     if "scaling" in args.parts:
         results["scaling"] = _watched("scaling", scaling.run)
+    if "stream" in args.parts:
+        # Its own back end: ~30 questions from one address, after the other parts' questions.
+        with server(*stream_cost.SERVER_FLAGS, *stream_cost.SERVER_EXTRA) as stream_server:
+            results["stream"] = _watched(
+                "stream",
+                functools.partial(
+                    stream_cost.run,
+                    stream_server.url,
+                    runs=args.stream_runs,
+                    scenarios=args.stream_scenarios,
+                    chars=args.stream_chars,
+                    profile=not args.stream_no_profile,
+                ),
+            )
     results["duration_s"] = time.monotonic() - started
 
     RESULTS.mkdir(parents=True, exist_ok=True)

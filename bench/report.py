@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from bench import report_stream
 from bench.common import ROOT, median
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -45,6 +46,8 @@ def write(results: dict[str, Any], results_path: Path) -> None:
         "memory": _save(_memory(results["memory"]), "memory.png"),
         "backend": _save(_backend(results["backend"]), "backend.png"),
     }
+    if results.get("stream"):
+        plots["stream"] = _save(report_stream.plot(results["stream"]), report_stream.PLOT_NAME)
     DOC.write_text(_markdown(results, plots, results_path), encoding="utf-8")
 
 
@@ -248,6 +251,11 @@ def _markdown(results: dict[str, Any], plots: dict[str, str], results_path: Path
         _memory_section(results["memory"], plots),
         _backend_section(results["backend"], plots),
         _scaling_section(results.get("scaling")),
+        report_stream.section(
+            results.get("stream"),
+            plots.get("stream"),
+            _busy((results.get("stream") or {}).get("cpu")),
+        ),
         _targets_section(targets),
     ]
     return "\n".join(parts)
@@ -282,7 +290,7 @@ def _environment(results: dict[str, Any]) -> str:
     wheels = ", ".join(f"{name} {version}" for name, version in versions["browser_wheels"].items())
     load = ", ".join(
         f"{name} {_busy(results[name].get('cpu'))}"
-        for name in ("startup", "render", "memory", "backend", "scaling")
+        for name in ("startup", "render", "memory", "backend", "scaling", "stream")
         if name in results
     )
     return f"""

@@ -27,7 +27,6 @@
   var allowed = allowedHostOrigins();
   var port = null;
   var questions = []; // asked by the host, waiting for the page to be ready and idle
-  var reported = new WeakSet(); // answers already told to the host
   var told = { ready: false, failed: false };
   var theme = "auto";
   var MAX_QUESTION = 10000;
@@ -64,12 +63,26 @@
     }
     port = offered;
     port.onmessage = function (message) { command(message.data); };
-    // Answers finished before the host connected are not news to it.
-    document.querySelectorAll("[data-role=answer]").forEach(function (answer) {
-      if (finished(answer)) reported.add(answer);
-    });
     post({ type: "connected" });
     update();
+  });
+
+  // The page (app/browser/events.py) says when an answer ends, with the answer's own state:
+  // its markdown as the model wrote it (blocks apart, not the rendered text run together),
+  // its sources, usage and finish. Answers that ended before the host connected, and those
+  // restored after a reload, are not news to it: the first find no port, the second send none.
+  document.addEventListener("streamchat:answer", function (event) {
+    var answer = event.detail;
+    if (!port || !answer || typeof answer !== "object") return;
+    if (answer.state === "error") {
+      post({ type: "error", message: String(answer.error || "The answer failed.") });
+    } else {
+      post({
+        type: "answer", state: answer.state, text: String(answer.markdown || ""),
+        citations: Array.isArray(answer.citations) ? answer.citations : [],
+        usage: answer.usage || null, finish: answer.finish || null,
+      });
+    }
   });
 
   new MutationObserver(update).observe(root, {
@@ -132,18 +145,6 @@
       var banner = document.querySelector("[data-role=load-banner]");
       post({ type: "error", message: text(banner) || "The chat could not start." });
     }
-    document.querySelectorAll("[data-role=answer]").forEach(function (answer) {
-      if (!finished(answer) || reported.has(answer)) return;
-      reported.add(answer);
-      if (answer.dataset.state === "error") {
-        post({ type: "error", message: text(answer.querySelector("[role=alert]")) || "The answer failed." });
-      } else {
-        post({
-          type: "answer", state: answer.dataset.state, text: text(answer.querySelector("[data-role=answer-body]")),
-          citations: citations(answer), usage: usage(answer), finish: answer.dataset.finish || null,
-        });
-      }
-    });
     if (state === "ready" && questions.length && !streaming()) submit(questions[0]);
   }
 
@@ -187,32 +188,8 @@
     return origins;
   }
 
-  function finished(answer) {
-    var state = answer.dataset.state;
-    return state === "done" || state === "stopped" || state === "error";
-  }
-
   function streaming() {
     return document.querySelector("[data-role=answer][data-state=streaming]") !== null;
-  }
-
-  // Token usage as the back end reported it (null when it did not): {prompt, completion, reasoning}.
-  function usage(answer) {
-    var figures = answer.querySelector("[data-role=usage]");
-    if (!figures) return null;
-    var result = {};
-    ["prompt", "completion", "reasoning"].forEach(function (kind) {
-      var value = figures.getAttribute("data-" + kind + "-tokens");
-      result[kind] = value === null ? null : Number(value);
-    });
-    return result;
-  }
-
-  function citations(answer) {
-    var links = answer.querySelectorAll("[data-role=citations] a[data-citation]");
-    return Array.prototype.map.call(links, function (link) {
-      return { id: link.dataset.citation, title: text(link), url: link.href };
-    });
   }
 
   function text(element) {

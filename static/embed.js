@@ -284,6 +284,8 @@
           citations: (Array.isArray(message.citations) ? message.citations : []).map(function (c) {
             return { id: String(c.id), title: String(c.title), url: String(c.url) };
           }),
+          usage: usage(message.usage),
+          finish: typeof message.finish === "string" ? message.finish : null,
         });
         break;
       case "error":
@@ -293,6 +295,17 @@
         close();
         break;
     }
+  }
+
+  // The token counts the back end reported, {prompt, completion, reasoning} (each a number or
+  // null), or null when it reported none.
+  function usage(figures) {
+    if (!figures || typeof figures !== "object") return null;
+    var result = {};
+    ["prompt", "completion", "reasoning"].forEach(function (kind) {
+      result[kind] = typeof figures[kind] === "number" ? figures[kind] : null;
+    });
+    return result;
   }
 
   function send(message) {

@@ -46,3 +46,6 @@ DOMPurify.addHook("afterSanitizeAttributes", (node) => {
 });
 
 window.streamchatSanitize = (html) => DOMPurify.sanitize(html, CONFIG);
+// The same, as a DocumentFragment to insert directly: no serialising and parsing again.
+const FRAGMENT = { ...CONFIG, RETURN_DOM_FRAGMENT: true };
+window.streamchatSanitizeFragment = (html) => DOMPurify.sanitize(html, FRAGMENT);

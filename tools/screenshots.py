@@ -4,7 +4,10 @@ Starts the reference back end on a free port, asks one question in Debian's Chro
 writes docs/screenshots/{light,dark}-{1280,375}.png. Then, with the scripted model server
 (tests/model_double.py) behind a second back end, a model's answers: reasoning folded away,
 token usage, and an answer cut off with Continue: docs/screenshots/model-{light,dark}-
-{1280,375}.png. Run with `make screenshots`.
+{1280,375}.png. And a citation marker's source card, shown by hovering a marker (1280 px)
+or tapping one (375 px, a touch screen): docs/screenshots/citation-{light,dark}-{1280,375}.png.
+Run with `make screenshots`; `python tools/screenshots.py citations` (or `page`, `model`)
+takes only those.
 """
 
 from __future__ import annotations
@@ -90,10 +93,45 @@ def model_screenshots() -> None:
         double.wait(10)
 
 
-def main() -> int:
+def citation_screenshots() -> None:
+    """An answer's second source in its card: hovered at 1280 px, tapped at 375 px."""
     server, url = _serve()
     try:
-        OUT.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+            )
+            for scheme in ("light", "dark"):
+                for width, height in ((1280, 900), (375, 812)):
+                    touch = width < 500
+                    page = browser.new_page(
+                        viewport={"width": width, "height": height},
+                        color_scheme=scheme,
+                        has_touch=touch,
+                        is_mobile=touch,
+                    )
+                    page.goto(url)
+                    page.wait_for_selector("html[data-app-state=ready]", timeout=60_000)
+                    page.fill("textarea[name=question]", QUESTION)
+                    page.keyboard.press("Enter")
+                    page.wait_for_selector("[data-role=answer][data-state=done]", timeout=60_000)
+                    marker = page.locator("sup.citation-ref a[data-ref='2']").first
+                    if touch:
+                        marker.tap()
+                    else:
+                        marker.hover()
+                    page.wait_for_selector("[data-role=citation-card]:not([hidden])")
+                    page.screenshot(path=OUT / f"citation-{scheme}-{width}.png")
+                    page.close()
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def page_screenshots() -> None:
+    server, url = _serve()
+    try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
@@ -114,10 +152,22 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(10)
-    model_screenshots()
+
+
+SETS = {"page": page_screenshots, "model": model_screenshots, "citations": citation_screenshots}
+
+
+def main(names: list[str]) -> int:
+    unknown = [name for name in names if name not in SETS]
+    if unknown:
+        print(f"unknown screenshots {unknown}; choose from {sorted(SETS)}", file=sys.stderr)
+        return 2
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name in names or list(SETS):
+        SETS[name]()
     print(f"wrote {OUT.relative_to(ROOT)}/")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -11,14 +11,14 @@ attempt is the browser's reconnection time, and no later attempt is made sooner 
 
 from __future__ import annotations
 
-import asyncio
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
 import js  # type: ignore[import-not-found]
-from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
 
+from app.browser.frames import TimeSlices
 from app.client import ConnectionFailed, StreamDropped, StreamRequest, get_url
 from app.sse import ServerSentEvent
 
@@ -26,31 +26,35 @@ CONNECTING, OPEN, CLOSED = 0, 1, 2
 
 
 class _Source:
-    """One native EventSource and the queue its callbacks fill."""
+    """One native EventSource, its events buffered in JavaScript (static/eventsource.js) and
+    taken a batch at a time: one crossing into Python per batch, not one per event."""
 
     def __init__(self, url: str) -> None:
-        self.queue: asyncio.Queue[tuple[str, Any, Any]] = asyncio.Queue()
-        self.native = js.EventSource.new(url)
+        self._buffer = js.window.streamchatEventSource(url)
+        self.native = self._buffer.native
         self.opened = False
         self.dropped_at: float | None = None
-        self._proxies = {
-            "message": create_proxy(
-                lambda e: self.queue.put_nowait(("message", e.data, e.lastEventId))
-            ),
-            "open": create_proxy(lambda _e: self.queue.put_nowait(("open", None, None))),
-            "error": create_proxy(
-                lambda _e: self.queue.put_nowait(("error", self.native.readyState, None))
-            ),
-        }
-        for kind, proxy in self._proxies.items():
-            self.native.addEventListener(kind, proxy)
+        self._pending: deque[tuple[str, Any, Any]] = deque()
+        self._slices = TimeSlices()
+
+    async def next(self) -> tuple[str, Any, Any]:
+        """The next (kind, value, event id): "message" with data, "open", or "error" with
+        the readyState. A backlog is worked through in time slices (`TimeSlices`)."""
+        if not self._pending:
+            await self._buffer.ready()
+            self._slices.restart()
+            self._take()
+        else:
+            await self._slices.pause()
+        return self._pending.popleft()
+
+    def _take(self) -> None:
+        flat = self._buffer.take().to_py()
+        self._pending.extend(zip(flat[0::3], flat[1::3], flat[2::3], strict=True))
 
     def close(self) -> None:
-        self.native.close()
-        for kind, proxy in self._proxies.items():
-            self.native.removeEventListener(kind, proxy)
-            proxy.destroy()
-        self._proxies.clear()
+        self._buffer.close()
+        self._pending.clear()
 
 
 class EventSourceTransport:
@@ -74,7 +78,7 @@ class EventSourceTransport:
             self._drop_source()
             source = self._source = _Source(get_url(request, last_event_id))
         while True:
-            kind, value, event_id = await source.queue.get()
+            kind, value, event_id = await source.next()
             if kind == "open":
                 self._note_reconnect(source)
                 source.opened = True

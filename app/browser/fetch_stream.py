@@ -14,6 +14,7 @@ from typing import Any
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import JsException, to_js  # type: ignore[import-not-found]
 
+from app.browser.frames import TimeSlices
 from app.client import (
     BadContentType,
     ConnectionFailed,
@@ -70,10 +71,12 @@ class FetchTransport:
         reader = response.body.getReader()
         decoder = SSEDecoder()
         decoder.last_event_id = last_event_id
+        slices = TimeSlices()
         try:
             while True:
                 try:
                     chunk = await reader.read()
+                    slices.restart()
                 except JsException as exc:
                     raise StreamDropped(f"the response body broke off: {exc}") from exc
                 if chunk.done:
@@ -85,6 +88,7 @@ class FetchTransport:
                     # Bytes arrived (a ping, half an event): the stream is alive.
                     yield None
                 for event in events:
+                    await slices.pause()  # a large chunk (a backlog) in several tasks
                     yield event
         finally:
             controller.abort()

@@ -1,7 +1,10 @@
-"""requestAnimationFrame and the Page Visibility API: render once per frame, never while hidden."""
+"""requestAnimationFrame and the Page Visibility API: render once per frame, never while hidden;
+and backlogs worked through in time slices that leave the browser room to handle input."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +25,9 @@ class FrameScheduler:
         self._on_frame = on_frame
         self._handle: Any = None
         self._skipped = False
+        # Kept up to date by the event, not read in every frame: each read of a JavaScript
+        # property from Python crosses the bridge.
+        self._hidden = js.document.visibilityState == "hidden"
         # One proxy each for the scheduler's lifetime, not one per frame: each proxy is a
         # JS object that must be destroyed by hand, and 60 a second would leak.
         self._frame_proxy = create_proxy(self._run)
@@ -45,12 +51,36 @@ class FrameScheduler:
 
     def _run(self, _timestamp: float) -> None:
         self._handle = None
-        if js.document.visibilityState == "hidden":
+        if self._hidden:
             self._skipped = True
             return
         self._on_frame()
 
     def _on_visibility_change(self, _event: Any) -> None:
-        if self._skipped and js.document.visibilityState != "hidden":
+        self._hidden = js.document.visibilityState == "hidden"
+        if self._skipped and not self._hidden:
             self._skipped = False
             self._on_frame()
+
+
+class TimeSlices:
+    """Work through a backlog in slices of at most `budget` seconds, each its own task.
+
+    Whatever arrived while the page was busy (a burst of events, a large chunk of a fast
+    stream) is handled one slice at a time; between slices `pause()` lets the browser handle
+    input and paint, instead of one task draining the whole queue.
+    """
+
+    def __init__(self, budget: float = 0.008) -> None:
+        self._budget = budget
+        self._started = time.monotonic()
+
+    def restart(self) -> None:
+        """A new slice begins (the task was woken by new work)."""
+        self._started = time.monotonic()
+
+    async def pause(self) -> None:
+        """Yield to the browser if this slice has used its budget."""
+        if time.monotonic() - self._started > self._budget:
+            await asyncio.sleep(0)  # the rest in a new task, after input and paint
+            self._started = time.monotonic()

@@ -1,7 +1,8 @@
 """An answer's text on its way to the DOM: batched per animation frame, or naive for benchmarks.
 
 `IncrementalSink` is what the page uses: tokens are coalesced per `requestAnimationFrame`
-and only the open tail is re-rendered. `NaiveSink` re-renders the whole answer on every
+and only the open tail is re-rendered, paced (`FramePacer`) so that rendering never takes
+more than a share of the main thread. `NaiveSink` re-renders the whole answer on every
 token with no batching; it exists only as the benchmarks' baseline (`?render=naive`).
 With `measure`, every DOM update is wrapped in `performance` marks, measured as
 "answer-update" entries that the benchmarks read.
@@ -9,11 +10,12 @@ With `measure`, every DOM update is wrapped in `performance` marks, measured as
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 
 import js  # type: ignore[import-not-found]
 
-from app.batcher import FrameBatcher
+from app.batcher import FrameBatcher, FramePacer
 from app.browser.dom import MarkdownBox
 from app.browser.frames import FrameScheduler
 from app.render import render_markdown
@@ -41,7 +43,8 @@ class IncrementalSink:
         self._on_change = on_change
         self._renderer = StreamRenderer()
         self._batcher = FrameBatcher()
-        self._frames = FrameScheduler(self.flush)
+        self._pacer = FramePacer()
+        self._frames = FrameScheduler(self._on_frame)
         if initial:
             view.clear()
             view.apply(self._renderer.feed(initial))
@@ -53,6 +56,14 @@ class IncrementalSink:
     def add(self, text: str) -> None:
         self._batcher.add(text)
         self._frames.request()
+
+    def _on_frame(self) -> None:
+        started = time.monotonic()
+        if not self._pacer.due(started):
+            self._frames.request()  # the text waits for a later frame; none is lost
+            return
+        self.flush()
+        self._pacer.rendered(started, time.monotonic())
 
     def flush(self) -> None:
         text = self._batcher.take()

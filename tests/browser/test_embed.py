@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, FrameLocator, Page, Request, expect
 
+from server.retrieval import RetrievalAnswerer
 from tests.browser.conftest import READY, ROOT, PageProblems, _free_port
 from tests.browser.test_dist import backend, loopback_context
 
@@ -231,7 +232,8 @@ def test_the_widget_loads_no_python_until_opened_then_answers_and_tells_the_host
     [told] = wait_to_hear(page, "answer")
     assert told["state"] == "done"
     assert "Last-Event-ID" in told["text"]
-    assert told["text"] == (answer.locator("[data-role=answer-body]").text_content() or "").strip()
+    # The answer's markdown, as the model wrote it (not the rendered text read back).
+    assert told["text"] == RetrievalAnswerer().compose(QUESTION).markdown
     assert told["citations"], "the answer's sources reach the host"
     assert all(c["url"].startswith("https://") and c["title"] for c in told["citations"])
 
@@ -240,6 +242,50 @@ def test_the_widget_loads_no_python_until_opened_then_answers_and_tells_the_host
     screenshots = ROOT / "docs" / "screenshots"
     keep = os.environ.get("STREAMCHAT_SCREENSHOTS") == "1"
     page.screenshot(path=(screenshots if keep else tmp_path) / "widget.png")
+
+
+def test_the_answer_event_keeps_the_markdowns_blocks_and_markers_show_their_source(
+    page: Page, origins: Origins
+) -> None:
+    question = "What is Pyodide?"
+    page.goto(origins.page("markdown", extra=LISTEN))
+    page.locator(LAUNCHER).click()
+    frame = widget_frame(page)
+    frame.locator(READY).wait_for(state="attached", timeout=60_000)
+    frame.locator("textarea[name=question]").fill(question)
+    frame.locator("textarea[name=question]").press("Enter")
+    answer = frame.locator("[data-role=answer]").first
+    expect(answer).to_have_attribute("data-state", "done")
+
+    [told] = wait_to_hear(page, "answer")
+    # Paragraphs stay apart ("…[1].\n\nPython and…"), as the markdown has them; the text
+    # read back from the DOM ran them together ("…[1].Python and…").
+    assert told["text"] == RetrievalAnswerer().compose(question).markdown
+    assert "micropip` [1].\n\nPython and JavaScript objects" in told["text"]
+    assert told["citations"] == [
+        {"id": "1", "title": "Pyodide", "url": "https://pyodide.org/en/stable/"}
+    ]
+    assert told["usage"] is None
+    assert told["finish"] is None
+
+    # In the widget too, a marker shows its source in a card that stays inside the panel,
+    # and a click on it does not change the chat's URL.
+    chat = next(f for f in page.frames if f.url.startswith(origins.widget + "/index.html"))
+    before = chat.evaluate("location.href")
+    marker = frame.locator("[data-role=answer-body] sup.citation-ref a").first
+    expect(marker).to_have_accessible_name("Source 1: Pyodide")
+    marker.click()
+    card = frame.locator("[data-role=citation-card]")
+    expect(card).to_be_visible()
+    expect(card).to_contain_text("pyodide.org")
+    assert chat.evaluate("location.href") == before
+    box, panel = card.bounding_box(), page.locator(WIDGET_FRAME).bounding_box()
+    assert box is not None
+    assert panel is not None
+    assert panel["x"] <= box["x"]
+    assert box["x"] + box["width"] <= panel["x"] + panel["width"]
+    assert panel["y"] <= box["y"]
+    assert box["y"] + box["height"] <= panel["y"] + panel["height"]
 
 
 def test_escape_stops_an_answer_then_closes_the_widget_and_the_conversation_stays(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from app.batcher import FrameBatcher
+import pytest
+
+from app.batcher import FrameBatcher, FramePacer
 
 
 def test_take_returns_everything_added_since_the_last_take() -> None:
@@ -40,3 +42,33 @@ def test_one_update_per_frame_however_fast_tokens_arrive() -> None:
     assert [time for time, _ in updates] == [0, 16, 32, 48]  # the idle frame at 64 draws nothing
     assert [text.count("t") for _, text in updates] == [1, 8, 8, 8]
     assert "".join(text for _, text in updates) == "".join(f"t{t} " for t in range(0, 50, 2))
+
+
+def test_pacer_renders_every_frame_while_updates_are_cheap() -> None:
+    pacer = FramePacer(share=0.4)
+    frames = [n / 60 for n in range(60)]
+    rendered = 0
+    for now in frames:
+        if pacer.due(now):
+            rendered += 1
+            pacer.rendered(now, now + 0.002)
+    assert rendered == 60
+
+
+def test_pacer_leaves_frames_to_the_browser_after_an_expensive_update() -> None:
+    pacer = FramePacer(share=0.4)
+    busy = 0.0
+    rendered = 0
+    for frame in range(600):  # ten seconds of frames, each update costing 20 ms
+        now = frame / 60
+        if pacer.due(now):
+            rendered += 1
+            busy += 0.020
+            pacer.rendered(now, now + 0.020)
+    assert busy / 10 <= 0.4
+    assert rendered >= 150  # still several updates a second: nothing waits long
+
+
+def test_pacer_refuses_a_share_it_cannot_keep() -> None:
+    with pytest.raises(ValueError, match="share"):
+        FramePacer(share=0)

@@ -7,7 +7,8 @@ import json
 import random
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+from unittest.mock import patch
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,6 +20,7 @@ from app.client import (
     HistoryItem,
     HTTPStatus,
     Reconnecting,
+    StallTimer,
     StreamDropped,
     StreamRequest,
     TransportError,
@@ -767,3 +769,42 @@ async def test_a_rate_limit_with_words_is_waited_for_and_quoted() -> None:
     assert [r.message for r in result.reconnects] == ["You are sending questions too quickly."] * 3
     assert isinstance(result.error, AnswerFailed)
     assert result.error.user_message == "You are sending questions too quickly."
+
+
+async def test_stall_timer_arms_one_timer_for_many_events() -> None:
+    loop = asyncio.get_running_loop()
+    armed: list[float] = []
+    call_at = loop.call_at
+
+    def counting_call_at(when: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
+        armed.append(when)
+        return call_at(when, callback, *args)
+
+    async def event() -> ServerSentEvent:
+        await asyncio.sleep(0)
+        return ServerSentEvent("message", "{}", "1")
+
+    timer = StallTimer()
+    with patch.object(loop, "call_at", counting_call_at):
+        for _ in range(500):
+            await timer(event(), 30.0)
+    assert len(armed) == 1
+
+
+async def test_stall_timer_stalls_when_nothing_comes() -> None:
+    timer = StallTimer()
+    await timer(asyncio.sleep(0, None), 0.05)
+    with pytest.raises(TimeoutError):
+        await timer(asyncio.sleep(10), 0.05)
+    # And the timer works again for the next connection.
+    with pytest.raises(TimeoutError):
+        await timer(asyncio.sleep(10), 0.05)
+
+
+async def test_stall_timer_lets_a_stop_through() -> None:
+    timer = StallTimer()
+    task = asyncio.ensure_future(timer(asyncio.sleep(10), 30.0))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

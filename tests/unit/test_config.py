@@ -165,3 +165,20 @@ def test_a_token_provider_elsewhere_is_refused_with_a_clear_message(token_url: s
 
 def test_the_query_cannot_name_a_token_provider() -> None:
     assert load_config("{}", "?tokenUrl=/evil").token_url == ""
+
+
+def test_image_origins_are_read_and_normalised() -> None:
+    config = load_config(
+        '{"imageOrigins": ["https://Images.Example.com/", "http://127.0.0.1:8000"]}', ""
+    )
+    assert config.image_origins == ("https://images.example.com", "http://127.0.0.1:8000")
+    assert load_config("{}", "").image_origins == ()
+
+
+@pytest.mark.parametrize(
+    "origins",
+    ['"https://x.example"', '["javascript:alert(1)"]', '["https://x.example/path"]', "[1]"],
+)
+def test_image_origins_must_be_a_list_of_origins(origins: str) -> None:
+    with pytest.raises(ConfigError, match="imageOrigins"):
+        load_config(f'{{"imageOrigins": {origins}}}', "")

@@ -10,7 +10,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from app.retry import RetryPolicy, StallWatch, is_retryable_status, parse_retry_after, retry_delay
+from app.retry import RetryPolicy, is_retryable_status, parse_retry_after, retry_delay
 
 POLICY = RetryPolicy()
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
@@ -134,17 +134,3 @@ def local_time_far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.mark.parametrize("value", ["Thu, 02 Jan 2025 03:05:05 -0000", "Thu Jan  2 03:05:05 2025"])
 def test_retry_after_dates_without_a_zone_are_gmt_whatever_the_local_zone(value: str) -> None:
     assert parse_retry_after(value, NOW) == 60.0
-
-
-def test_stall_watch() -> None:
-    watch = StallWatch(30.0)
-    assert watch.remaining(1000.0) == 30.0
-    assert not watch.expired(1000.0)
-    watch.touch(100.0)
-    assert watch.remaining(110.0) == 20.0
-    assert not watch.expired(129.9)
-    assert watch.expired(130.0)
-    assert watch.remaining(500.0) == 0.0
-    watch.touch(140.0)
-    assert not watch.expired(150.0)
-    assert watch.remaining(150.0) == 20.0

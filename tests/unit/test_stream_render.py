@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -11,11 +13,19 @@ from hypothesis import strategies as st
 
 from app.md_extensions import Definition
 from app.render import RenderedBlock, render_markdown, render_parts
-from app.stream_render import AppendBlock, Patch, ReplaceBlock, SetTail, StreamRenderer
+from app.stream_render import (
+    AppendBlock,
+    AppendTail,
+    Patch,
+    ReplaceBlock,
+    SetTail,
+    StreamRenderer,
+)
 
 CORPUS = Path(__file__).parent / "corpus"
 ANSWERS = {path.name: path.read_text(encoding="utf-8") for path in sorted(CORPUS.glob("*.md"))}
 CITATIONS = {"1": "#a1-source-1", "2": "#a1-source-2", "3": "#a1-source-3"}
+TRAILING_TAGS = re.compile(r"(?:</[a-z0-9]+>\s*)*\Z")
 
 
 class Page:
@@ -31,6 +41,13 @@ class Page:
                 self.blocks.append(patch.html)
             elif isinstance(patch, SetTail):
                 self.tail = patch.html
+            elif isinstance(patch, AppendTail):
+                # As the page does it: after the last text, inside every element that ends
+                # there (independently of app.tail_append's narrower rule).
+                end = TRAILING_TAGS.search(self.tail)
+                assert end is not None
+                text = html.escape(patch.text, quote=False)
+                self.tail = self.tail[: end.start()] + text + self.tail[end.start() :]
             else:
                 self.blocks[patch.index] = patch.html
 
@@ -141,9 +158,11 @@ def test_cost_of_a_feed_does_not_grow_with_the_answer() -> None:
         block: str,
         citations: Mapping[str, str] | None,
         references: Mapping[str, Definition] | None,
+        *,
+        highlight: bool = True,
     ) -> RenderedBlock:
         rendered.append(block)
-        return render_parts(block, citations, references)
+        return render_parts(block, citations, references, highlight=highlight)
 
     text = ANSWERS["12_long_guide.md"]
     renderer = StreamRenderer(counting_render_block)
@@ -218,3 +237,73 @@ def test_a_finished_answer_ends_unhealed() -> None:
     renderer = StreamRenderer()
     assert renderer.feed("It is 4*5.") == [SetTail("<p>It is 4<em>5.</em></p>")]
     assert renderer.finish() == [AppendBlock("<p>It is 4*5.</p>"), SetTail("")]
+
+
+def words(text: str) -> list[int]:
+    """Cuts before each space that precedes a word, as models stream (" word" tokens)."""
+    return [match.start() for match in re.finditer(r"\s+\S", text)] + [len(text)]
+
+
+@pytest.mark.parametrize("name", sorted(name for name, text in ANSWERS.items() if len(text) < 6000))
+def test_words_streamed_mostly_extend_the_tail_and_match_a_full_render(name: str) -> None:
+    text = ANSWERS[name]
+    renderer = StreamRenderer()
+    page = Page()
+    appended = 0
+    cuts = words(text)
+    for start, end in zip([0, *cuts], cuts, strict=False):
+        patches = renderer.feed(text[start:end])
+        page.apply(patches)
+        appended += any(isinstance(patch, AppendTail) for patch in patches)
+        assert page.html == render_markdown(text[:end], streaming=True)
+    page.apply(renderer.finish())
+    assert page.html == render_markdown(text)
+    assert appended > 0
+
+
+def test_most_words_of_prose_need_no_render() -> None:
+    text = ANSWERS["12_long_guide.md"]
+    renderer = StreamRenderer()
+    kinds: list[str] = []
+    cuts = words(text)
+    for start, end in zip([0, *cuts], cuts, strict=False):
+        patches = renderer.feed(text[start:end])
+        kinds.append("append" if any(isinstance(p, AppendTail) for p in patches) else "render")
+    assert kinds.count("append") / len(kinds) > 0.5
+
+
+CODEISH = st.lists(st.sampled_from([*"ab <&>`~\n\t ", "\n\n", "```"]), max_size=30).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    fence=st.sampled_from(["```", "~~~", "````python", "```js", "  ```", "- ```"]),
+    body=CODEISH,
+    cuts=st.lists(st.integers(min_value=1, max_value=50), max_size=20),
+)
+def test_code_in_any_chunks_shows_each_prefix_as_rendered_whole(
+    fence: str, body: str, cuts: list[int]
+) -> None:
+    stream(f"Some code:\n\n{fence}\n{body}", cuts, None, check_steps=True)
+
+
+def test_a_streaming_code_block_is_appended_to() -> None:
+    renderer = StreamRenderer()
+    renderer.feed("```python\n")
+    assert renderer.feed("x = 1") == [AppendTail("x = 1")]
+    assert renderer.feed("\n") == []  # held back: the block shows no last line break
+    assert renderer.feed("y <") == [AppendTail("\ny <")]
+    assert renderer.tail_html.endswith("x = 1\ny &lt;</pre></div></div>")
+
+
+MARKDOWNISH = st.lists(
+    st.sampled_from([*"ab c1.-*_`[]()<>&#|:@\\$~!'\"\n\t w", "www.", "  ", "\n\n"]), max_size=50
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=MARKDOWNISH, cuts=st.lists(st.integers(min_value=1, max_value=59), max_size=20))
+def test_any_text_in_any_chunks_shows_each_prefix_as_rendered_whole(
+    text: str, cuts: list[int]
+) -> None:
+    stream(text, cuts, None, check_steps=True)
