@@ -29,6 +29,7 @@ from app.protocol import (
     StreamError,
     Token,
     Usage,
+    load_json,
     parse_message,
 )
 from app.retry import RetryPolicy, is_retryable_status, retry_delay
@@ -115,7 +116,7 @@ def post_body(request: StreamRequest) -> str:
 def error_message(body: str) -> str:
     """The reason in an error reply's JSON body (`{"error": "..."}`), or "" when it has none."""
     try:
-        document = json.loads(body)
+        document = load_json(body)  # depth checked first: the body is anyone's
     except ValueError:
         return ""
     reason = document.get("error") if isinstance(document, dict) else None

@@ -212,6 +212,8 @@ class StreamRenderer:
         rendered, tail = self._tail_rendered, self._tail_text
         if self._tail_kind != "prose" or rendered is None or not tail or tail[-1].isspace():
             return None
+        if _CODE_BLOCK in rendered.html:
+            return None  # the tail's code was left uncoloured; a finished block's is not
         return rendered if block.rstrip("\n") == tail else None
 
     def finish(self, citations: Mapping[str, str] | None = None) -> list[Patch]:
@@ -313,6 +315,11 @@ class StreamRenderer:
         for label in new.missing - old.missing:
             self._missing.setdefault(label, []).append(index)
         return [] if new.html == old.html else [ReplaceBlock(index, new.html)]
+
+
+#: How a code block's HTML begins (`app.render._format_code`); markdown's own text can
+#: never contain it, as `<` is always escaped.
+_CODE_BLOCK = '<div class="code-block"'
 
 
 def _markers_of(citations: Mapping[str, str]) -> re.Pattern[str]:

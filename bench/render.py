@@ -39,6 +39,7 @@ from playwright.sync_api import Page, Playwright, sync_playwright
 from bench.common import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    RAISE_QUESTION_LIMIT,
     READY,
     READY_TIMEOUT_MS,
     ROOT,
@@ -133,6 +134,7 @@ def stream_once(
             profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
         )
         try:
+            context.add_init_script(script=RAISE_QUESTION_LIMIT)
             page = context.pages[0] if context.pages else context.new_page()
             page.goto(page_url)
             page.wait_for_selector(READY, timeout=READY_TIMEOUT_MS)

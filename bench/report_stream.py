@@ -129,7 +129,45 @@ question box and a key press in it every few seconds while streaming; delay = fi
     parts.append(_goals(stream))
     parts.append(_breakdown(stream))
     parts.append(_profiled(stream))
+    parts.append(FINDINGS)
     return "\n".join(parts)
+
+
+#: What the investigation of issue 16 found, by profiling the page's Python with `cProfile`
+#: inside Pyodide (the 20 KB answer at 200 tokens/s, 2026-12-06), and what changed. A record
+#: of that work, not a figure of this run.
+FINDINGS = """
+### What the profile of the page's Python showed, and what changed
+
+`cProfile` run inside the page (its interpreter from PyScript's `whenDefined("py")`) while
+the 20 KB answer streamed showed where the Python time went before the changes, per second
+of streaming (profiled time, so inflated about 2× for Python and not for JavaScript):
+
+- **The open tail rendered every frame: about 70 %.** Python-Markdown's `convert` of the
+  tail ran about 30 times a second, and an open code block was coloured by Pygments on every
+  frame (11 ms a call, profiled). Now text that can only extend the tail's last text (words
+  added to a paragraph or list item, lines to an open code block) is appended to it without
+  rendering (`app/tail_append.py`; checked against a full render at every prefix of the
+  corpus and of random markdown): 59 % of an LLM-style answer's words in the corpus's
+  longest guide, more in prose. The open block's code is coloured once, when it is finished.
+  A finished paragraph that the tail already showed is not rendered again.
+- **Per event, the JS ↔ Python bridge: about 15 %.** Each EventSource message called a
+  Python listener, which woke the reading task through a `setTimeout`; and
+  `asyncio.wait_for` armed and cancelled a timer for every event (each a `setTimeout` that
+  still fires later: Pyodide's loop cannot cancel it). Now events wait in a JavaScript array
+  (`static/eventsource.js`) taken once per batch, and the stall watch arms one timer per
+  stall period (`StallTimer`).
+- **The sanitizer and the DOM: about 10 %.** DOMPurify serialised its result and `innerHTML`
+  parsed it again; it now returns a fragment that is inserted as it is.
+- **A backlog in one task.** Events that queued while the page was busy were all handled
+  before the browser could run anything else; now a backlog is taken in slices of 8 ms, each
+  its own task, and frames are paced so that rendering takes at most 40 % of the main thread.
+
+Left as they are: the reading of the layout to follow the newest text (it would happen in
+the same frame anyway), and colouring of finished code blocks inside the frame that finishes
+them (the remaining long tasks at 200 tokens/s; highlighting them in idle time would leave
+answers uncoloured for a moment after they end, which tests and readers would see).
+"""
 
 
 def _profiled(stream: dict[str, Any]) -> str:

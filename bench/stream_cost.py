@@ -72,6 +72,7 @@ from bench import stream_trace
 from bench.common import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    RAISE_QUESTION_LIMIT,
     READY,
     READY_TIMEOUT_MS,
     ROOT,
@@ -182,17 +183,6 @@ GOALS: list[dict[str, Any]] = [
     ],
 ]
 
-#: The page allows 4,000-character questions (#chat-config); the 20 KB answer is asked as
-#: one, as the back end's --max-question-chars 40000 allows. The page's Python reads the
-#: configuration long after the document is parsed. (No request routing for the page:
-#: Playwright's routing would turn the HTTP cache off.)
-RAISE_QUESTION_LIMIT = """
-document.addEventListener("DOMContentLoaded", () => {
-  const config = document.getElementById("chat-config");
-  config.textContent = config.textContent.replace(
-    /"maxQuestionChars":\\s*\\d+/, '"maxQuestionChars": 40000');
-}, {capture: true});
-"""
 SYNC = """() => { const now = performance.now(); console.timeStamp("bench-sync"); return now; }"""
 ASK_ANCHOR = "([endpoint, question]) => window.ask(endpoint, question)"
 

@@ -307,3 +307,23 @@ def test_any_text_in_any_chunks_shows_each_prefix_as_rendered_whole(
     text: str, cuts: list[int]
 ) -> None:
     stream(text, cuts, None, check_steps=True)
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        ["Here:\n\n```python\ndef f(): pass\n```", "\n\nRun it."],
+        ["```python\ndef f(): pass\n```", "\n", "\nRun it."],
+        ["Text\n\n```js\nlet a = 1\n", "```", "\n\nMore"],
+    ],
+)
+def test_a_code_block_closed_in_the_tail_is_coloured_when_it_finishes(chunks: list[str]) -> None:
+    renderer = StreamRenderer()
+    page = Page()
+    for chunk in chunks:
+        page.apply(renderer.feed(chunk))
+    text = "".join(chunks)
+    assert page.html == render_markdown(text, streaming=True)
+    page.apply(renderer.finish())
+    assert page.html == render_markdown(text)
+    assert '<span class="k' in page.html
