@@ -6,7 +6,6 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from app.blocks import split_blocks
 from app.heal import heal
@@ -20,6 +19,7 @@ from app.md_syntax import (
 )
 from app.render import (
     Limit,
+    RenderBlock,
     RenderedBlock,
     block_limit,
     limit_notice,
@@ -62,19 +62,6 @@ class AppendTail:
 
 
 Patch = AppendBlock | SetTail | ReplaceBlock | AppendTail
-
-
-class RenderBlock(Protocol):
-    """How a block is rendered: `app.render.render_parts`, or a test's stand-in."""
-
-    def __call__(
-        self,
-        block: str,
-        citations: Mapping[str, str] | None,
-        references: Mapping[str, Definition] | None,
-        *,
-        highlight: bool = True,
-    ) -> RenderedBlock: ...
 
 
 class StreamRenderer:
