@@ -9,7 +9,7 @@ PORT ?= 8000
 PYTEST_WORKERS ?= 2
 LLM_PORT ?= 8081
 
-.PHONY: setup run run-llm test test-unit test-server test-browser lint chromium redis llm vendor screenshots bench dist clean
+.PHONY: setup run run-llm test test-unit test-server test-browser lint chromium redis llm vendor screenshots bench dist wheel clean
 
 setup: $(VENV)/.installed static/vendor/.installed
 
@@ -22,7 +22,7 @@ $(VENV)/.installed: requirements/dev.txt requirements/browser.txt
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
-static/vendor/.installed: $(VENV)/.installed node_modules/.package-lock.json tools/vendor.py requirements/browser.txt
+static/vendor/.installed: $(VENV)/.installed node_modules/.package-lock.json tools/vendor.py tools/precompress.py tools/compile_python.mjs requirements/browser.txt
 	$(PY) tools/vendor.py
 	touch $@
 
@@ -86,6 +86,11 @@ test-browser: setup chromium llm
 # The page as a static site for any static host (docs/hosting.md), with the widget loader.
 dist: setup
 	$(PY) tools/dist.py
+
+# The `streamchat` library alone as a wheel: dist/streamchat-<version>-py3-none-any.whl
+# (docs/library.md). Built by the standard library only, so it works offline.
+wheel: $(VENV)/.installed
+	$(PY) tools/build_wheel.py
 
 screenshots: setup chromium
 	$(PY) tools/screenshots.py

@@ -15,9 +15,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from urllib.parse import urljoin
 
-from app.client import HTTPStatus, StreamRequest, Transport, TransportError
-from app.protocol import ProtocolError, ServerError, StreamError, parse_message
-from app.sse import ServerSentEvent
+from streamchat.client import HTTPStatus, StreamRequest, Transport, TransportError
+from streamchat.protocol import ProtocolError, ServerError, StreamError, parse_message
+from streamchat.sse import ServerSentEvent
 
 __all__ = [
     "ProvidedToken",
@@ -279,7 +279,7 @@ class SignedTransport:
 
 
 async def _aclose(events: AsyncIterator[ServerSentEvent | None]) -> None:
-    # At once, rather than whenever the garbage collector finalizes it (app.client does so too).
+    # At once, rather than whenever the garbage collector finalizes it (as streamchat.client).
     if isinstance(events, AsyncGenerator):
         with contextlib.suppress(TransportError):
             await events.aclose()

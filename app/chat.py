@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.client import HistoryItem
-from app.protocol import Citation, Context, Usage
+from streamchat.client import HistoryItem
+from streamchat.protocol import Citation, Context, Usage
 
 # How long without a first token before the page says it is still waiting.
 STILL_WAITING_AFTER = 10.0

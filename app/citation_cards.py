@@ -3,7 +3,7 @@ its source's card says and where the card goes. Plain Python (tested in CPython)
 app/browser/citations.py puts it on the page.
 
 A finished answer's markers (`<sup class="citation-ref"><a data-ref="1">[1]</a></sup>`, from
-app/render.py) are named after their source ("Source 1: HTML Standard"), only the first
+streamchat/render.py) are named after their source ("Source 1: HTML Standard"), only the first
 marker of each source is a tab stop, and hovering, focusing or tapping one shows a small card
 with the source's title, site, snippet (when the citation has one) and a link to it.
 """
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from app.protocol import Citation
+from streamchat.protocol import Citation
 
 __all__ = [
     "CARD_GAP",
@@ -68,7 +68,7 @@ def site_of(url: str) -> str:
 
 def source_for(citation: Citation) -> Source:
     """The card's text for `citation`. Only http(s) URLs are linked (as in the list of
-    sources). The protocol's citation carries no snippet (app/protocol.py); one is shown if
+    sources). The protocol's citation carries no snippet (streamchat/protocol.py); one is shown if
     it ever does."""
     url = citation.url.strip()
     try:

@@ -16,8 +16,6 @@ from app.browser.auth import SignIn
 from app.browser.citations import citation_cards
 from app.browser.dom import AnswerView, ScrollFollower, query
 from app.browser.events import announce_answer
-from app.browser.eventsource import EventSourceTransport
-from app.browser.fetch_stream import FetchTransport
 from app.browser.library import ConversationStore, Sidebar
 from app.browser.render_sink import IncrementalSink, NaiveSink
 from app.chat import (
@@ -33,10 +31,12 @@ from app.chat import (
     thought_text,
     usage_text,
 )
-from app.client import Cursor, HistoryItem, Reconnecting, StreamRequest, stream_query
 from app.config import Config, ConfigError, load_config
 from app.library import export_markdown, file_name, record_for, title_for
-from app.protocol import (
+from streamchat.browser.eventsource import EventSourceTransport
+from streamchat.browser.fetch_stream import FetchTransport
+from streamchat.client import Cursor, HistoryItem, Reconnecting, StreamRequest, stream_query
+from streamchat.protocol import (
     Citation,
     Citations,
     Context,
@@ -48,10 +48,10 @@ from app.protocol import (
     Token,
     Usage,
 )
-from app.render import configure as configure_rendering
-from app.render import render_markdown
-from app.retry import RetryPolicy
-from app.stream_render import StreamRenderer
+from streamchat.render import configure as configure_rendering
+from streamchat.render import render_markdown
+from streamchat.retry import RetryPolicy
+from streamchat.stream_render import StreamRenderer
 
 root = js.document.documentElement
 Sink = IncrementalSink | NaiveSink

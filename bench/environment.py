@@ -31,7 +31,7 @@ def tree() -> dict[str, Any]:
         return result.stdout.strip()
 
     changed = [line[3:] for line in git("status", "--porcelain").splitlines() if line]
-    measured = ("app/", "server/", "static/", "index.html", "pyscript.toml")
+    measured = ("app/", "streamchat/", "server/", "static/", "index.html", "pyscript.toml")
     return {
         "commit": git("rev-parse", "--short", "HEAD"),
         "uncommitted_changes": sorted(path for path in changed if path.startswith(measured)),

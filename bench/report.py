@@ -363,6 +363,9 @@ the HTTP disk cache and the code cache are warm and nothing is in memory), alter
 Largest transfers (cold): {biggest}. Requests to any host but 127.0.0.1: {foreign}.
 
 ![Start-up, cold and warm]({plots["startup"]})
+
+Where start-up's time goes, step by step, before and after compiling the standard library
+and compressing the runtime: [startup.md](startup.md).
 """
 
 
@@ -823,7 +826,7 @@ def _why_long_tasks(results: dict[str, Any]) -> str:
                 f"- {label}: the first update of the page is one "
                 f"({_ms(first[0]['duration_ms'])}, of which {_ms(first[0]['update_ms_inside'])} "
                 "in the update): the first render builds the Python-Markdown converter "
-                "(`app.render._markdown()`, cached after that) and imports the pymdownx "
+                "(`streamchat.render._markdown()`, cached after that) and imports the pymdownx "
                 "extensions it uses; one-time work per page that the app can do before it "
                 "says ready."
             )
@@ -935,7 +938,7 @@ def _why_memory(results: dict[str, Any]) -> str:
         "watch's cancelled timers, one per streamed event, which Pyodide's event loop only lets "
         "go when their `setTimeout` fires; a long, fast answer holds thousands of them for 30 s. "
         "Clearing the timeout on cancel (in Pyodide's loop) or one re-armed timer per stream "
-        "(in `app/client.py`) would avoid it."
+        "(in `streamchat/client.py`) would avoid it."
     )
 
 

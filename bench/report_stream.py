@@ -147,7 +147,7 @@ of streaming (profiled time, so inflated about 2× for Python and not for JavaSc
   tail ran about 30 times a second, and an open code block was coloured by Pygments on every
   frame (11 ms a call, profiled). Now text that can only extend the tail's last text (words
   added to a paragraph or list item, lines to an open code block) is appended to it without
-  rendering (`app/tail_append.py`; checked against a full render at every prefix of the
+  rendering (`streamchat/tail_append.py`; checked against a full render at every prefix of the
   corpus and of random markdown): 59 % of an LLM-style answer's words in the corpus's
   longest guide, more in prose. The open block's code is coloured once, when it is finished.
   A finished paragraph that the tail already showed is not rendered again.

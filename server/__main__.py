@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import socket
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
@@ -15,8 +17,33 @@ import uvicorn
 from server import redact
 from server.app import create_app
 from server.auth import resolve_secret
+from server.faults import FaultyChat
 from server.headers import origin_of
 from server.settings import REPO_ROOT, Settings
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values a numeric flag accepts: `low` to `high` (`low` itself unless `above`)."""
+
+    low: float
+    high: float = math.inf
+    above: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        # Written so that NaN is never inside.
+        return (self.low < value if self.above else self.low <= value) and value <= self.high
+
+    def requirement(self) -> str:
+        if self.high != math.inf:
+            return f"must be {self.low:g} to {self.high:g}"
+        if self.low == 0:
+            return "must be positive" if self.above else "must not be negative"
+        return f"must be at least {self.low:g}"
+
+
+POSITIVE = Bounds(0, above=True)
+NOT_NEGATIVE = Bounds(0)
 
 
 def parse_args(
@@ -24,21 +51,36 @@ def parse_args(
 ) -> argparse.Namespace:
     """The command line's arguments; `environ` (default: the process's) for `env:` secrets."""
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
+    bounded: list[tuple[argparse.Action, Bounds]] = []
+
+    def number(
+        group: argparse._ActionsContainer,
+        flag: str,
+        kind: type[int] | type[float],
+        default: float | None,
+        metavar: str | None,
+        bounds: Bounds,
+        help: str,
+    ) -> None:
+        """A numeric flag, refused outside `bounds` (checked once every flag is read)."""
+        action = group.add_argument(flag, type=kind, default=default, metavar=metavar, help=help)
+        bounded.append((action, bounds))
+
+    def origins(group: argparse._ActionsContainer, flag: str, dest: str, help: str) -> None:
+        """A flag that takes origins, as many as wanted, and may be given again."""
+        group.add_argument(
+            flag, dest=dest, action="extend", nargs="+", default=[], metavar="ORIGIN", help=help
+        )
+
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument(
         "--root", type=Path, default=REPO_ROOT, help="directory with index.html (default: repo)"
     )
-    parser.add_argument(
-        "--cors-origin",
-        dest="cors_origins",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="ORIGIN",
-        help="allow this origin to call the API (repeatable)",
+    origins(
+        parser, "--cors-origin", "cors_origins", "allow this origin to call the API (repeatable)"
     )
-    parser.add_argument("--pace", type=float, default=0.03, help="seconds per offline token")
+    number(parser, "--pace", float, 0.03, None, NOT_NEGATIVE, "seconds per offline token")
     parser.add_argument("--upstream", metavar="URL", help="OpenAI-compatible base URL, e.g. …/v1")
     parser.add_argument("--model", metavar="NAME", help="model name for --upstream")
     parser.add_argument(
@@ -57,47 +99,31 @@ def parse_args(
         metavar="PATH",
         help="read the system message from this UTF-8 file",
     )
-    parser.add_argument(
-        "--temperature",
-        type=float,
-        metavar="T",
-        help="the model's sampling temperature, 0 to 2 (default: the model's own)",
-    )
-    parser.add_argument(
-        "--max-tokens",
-        type=int,
-        metavar="N",
-        help="tokens the model may write per answer at most (default: the model's own)",
-    )
-    parser.add_argument(
-        "--history-turns",
-        type=int,
-        default=20,
-        metavar="N",
-        help="earlier turns given to the model at most; older ones are dropped first (default: 20)",
-    )
-    parser.add_argument(
-        "--history-chars",
-        type=int,
-        default=24_000,
-        metavar="N",
-        help="characters of earlier turns given to the model at most (default: 24000)",
-    )
-    parser.add_argument(
-        "--history-ttl",
-        type=float,
-        default=86_400.0,
-        metavar="S",
-        help="seconds the server keeps a conversation's turns for follow-up questions"
+    number(
+        parser, "--temperature", float, None, "T", Bounds(0, 2),
+        "the model's sampling temperature, 0 to 2 (default: the model's own)",
+    )  # fmt: skip
+    number(
+        parser, "--max-tokens", int, None, "N", POSITIVE,
+        "tokens the model may write per answer at most (default: the model's own)",
+    )  # fmt: skip
+    number(
+        parser, "--history-turns", int, 20, "N", NOT_NEGATIVE,
+        "earlier turns given to the model at most; older ones are dropped first (default: 20)",
+    )  # fmt: skip
+    number(
+        parser, "--history-chars", int, 24_000, "N", NOT_NEGATIVE,
+        "characters of earlier turns given to the model at most (default: 24000)",
+    )  # fmt: skip
+    number(
+        parser, "--history-ttl", float, 86_400.0, "S", POSITIVE,
+        "seconds the server keeps a conversation's turns for follow-up questions"
         " (default: 86400)",
-    )
-    parser.add_argument(
-        "--ping-interval",
-        type=float,
-        default=5.0,
-        metavar="S",
-        help="seconds of silence after which a heartbeat event is sent (default: 5)",
-    )
+    )  # fmt: skip
+    number(
+        parser, "--ping-interval", float, 5.0, "S", Bounds(0.2, 60),
+        "seconds of silence after which a heartbeat event is sent (default: 5)",
+    )  # fmt: skip
     parser.add_argument(
         "--faults", action="store_true", help="honour the `fault` query parameter (tests only)"
     )
@@ -107,85 +133,55 @@ def parse_args(
         help="keep answers in this Redis (redis://HOST:PORT/DB), shared by every instance that"
         " uses it (default: this process's memory)",
     )
-    parser.add_argument(
-        "--lease-seconds",
-        type=float,
-        default=5.0,
-        metavar="S",
-        help="with --store: readers of an answer whose instance died learn so within S seconds"
+    number(
+        parser, "--lease-seconds", float, 5.0, "S", Bounds(0.5, 60),
+        "with --store: readers of an answer whose instance died learn so within S seconds"
         " (default: 5)",
-    )
-    parser.add_argument(
-        "--flush-ms",
-        type=float,
-        default=0.0,
-        metavar="MS",
-        help="with --store: write each answer's events at most every MS milliseconds, in"
+    )  # fmt: skip
+    number(
+        parser, "--flush-ms", float, 0.0, "MS", Bounds(0, 1000),
+        "with --store: write each answer's events at most every MS milliseconds, in"
         " batches (default: 0, each at once)",
-    )
-    parser.add_argument(
-        "--max-question-chars",
-        type=int,
-        default=4000,
-        metavar="N",
-        help="longest question accepted (default: 4000)",
-    )
+    )  # fmt: skip
+    number(
+        parser, "--max-question-chars", int, 4000, "N", POSITIVE,
+        "longest question accepted (default: 4000)",
+    )  # fmt: skip
     limits = parser.add_argument_group("limits (docs/security.md)")
-    limits.add_argument(
-        "--reader-grace",
-        type=float,
-        default=15.0,
-        metavar="S",
-        help="an answer nobody reads is stopped (its upstream request cancelled) after S"
+    number(
+        limits, "--reader-grace", float, 15.0, "S", Bounds(0, 3600),
+        "an answer nobody reads is stopped (its upstream request cancelled) after S"
         " seconds, time enough for a reload to resume it (default: 15)",
-    )
-    limits.add_argument(
-        "--upstream-connections",
-        type=int,
-        default=100,
-        metavar="N",
-        help="answers generated at once, and the upstream connection pool's size; when all"
+    )  # fmt: skip
+    number(
+        limits, "--upstream-connections", int, 100, "N", POSITIVE,
+        "answers generated at once, and the upstream connection pool's size; when all"
         " are taken the answer abandoned longest is stopped, else a 503 (default: 100)",
-    )
-    limits.add_argument(
-        "--max-answers",
-        type=int,
-        default=1000,
-        metavar="N",
-        help="answers kept at once; finished ones are forgotten first to make room (default: 1000)",
-    )
-    limits.add_argument(
-        "--client-streams",
-        type=int,
-        default=10,
-        metavar="N",
-        help="answer streams one client (address, or token subject) may have open at once;"
+    )  # fmt: skip
+    number(
+        limits, "--max-answers", int, 1000, "N", POSITIVE,
+        "answers kept at once; finished ones are forgotten first to make room (default: 1000)",
+    )  # fmt: skip
+    number(
+        limits, "--client-streams", int, 10, "N", NOT_NEGATIVE,
+        "answer streams one client (address, or token subject) may have open at once;"
         " 0: no limit (default: 10)",
-    )
-    limits.add_argument(
-        "--client-questions",
-        type=int,
-        default=60,
-        metavar="N",
-        help="new questions one client may ask per minute (in bursts of up to N); 0: no"
+    )  # fmt: skip
+    number(
+        limits, "--client-questions", int, 60, "N", NOT_NEGATIVE,
+        "new questions one client may ask per minute (in bursts of up to N); 0: no"
         " limit (default: 60)",
-    )
-    limits.add_argument(
-        "--max-answer-bytes",
-        type=int,
-        default=1_048_576,
-        metavar="N",
-        help="bytes of text per answer; a longer answer is cut off and says so"
+    )  # fmt: skip
+    number(
+        limits, "--max-answer-bytes", int, 1_048_576, "N", Bounds(1024),
+        "bytes of text per answer; a longer answer is cut off and says so"
         " (default: 1048576, 1 MB)",
-    )
-    limits.add_argument(
-        "--write-timeout",
-        type=float,
-        default=30.0,
-        metavar="S",
-        help="a client that reads nothing for S seconds while the server has data for it is"
+    )  # fmt: skip
+    number(
+        limits, "--write-timeout", float, 30.0, "S", POSITIVE,
+        "a client that reads nothing for S seconds while the server has data for it is"
         " disconnected (default: 30)",
-    )
+    )  # fmt: skip
     security = parser.add_argument_group("sign-in and headers (docs/security.md)")
     security.add_argument(
         "--require-token",
@@ -193,31 +189,18 @@ def parse_args(
         help="require an access token (JWT, HS256) signed with SECRET on every API request;"
         " env:VAR reads the secret from that environment variable (default: no sign-in)",
     )
-    security.add_argument(
-        "--ticket-seconds",
-        type=float,
-        default=30.0,
-        metavar="S",
-        help="with --require-token: how long a one-time EventSource ticket is valid (default: 30)",
-    )
-    security.add_argument(
-        "--img-src",
-        dest="img_origins",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="ORIGIN",
-        help="let the page load images from this origin too (CSP img-src; repeatable)",
-    )
-    security.add_argument(
-        "--connect-src",
-        dest="connect_origins",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="ORIGIN",
-        help="let the page connect to this origin too (CSP connect-src; repeatable)",
-    )
+    number(
+        security, "--ticket-seconds", float, 30.0, "S", Bounds(1, 600),
+        "with --require-token: how long a one-time EventSource ticket is valid (default: 30)",
+    )  # fmt: skip
+    origins(
+        security, "--img-src", "img_origins",
+        "let the page load images from this origin too (CSP img-src; repeatable)",
+    )  # fmt: skip
+    origins(
+        security, "--connect-src", "connect_origins",
+        "let the page connect to this origin too (CSP connect-src; repeatable)",
+    )  # fmt: skip
     security.add_argument(
         "--forwarded-allow-ips",
         metavar="IPS",
@@ -227,42 +210,12 @@ def parse_args(
     args = parser.parse_args(argv)
     if args.upstream and not args.model:
         parser.error("--upstream needs --model")
-    if args.pace < 0:
-        parser.error("--pace must not be negative")
-    if args.max_question_chars < 1:
-        parser.error("--max-question-chars must be positive")
+    for action, bounds in bounded:
+        value = getattr(args, action.dest)
+        if value is not None and value not in bounds:
+            parser.error(f"{action.option_strings[0]} {bounds.requirement()}")
     if args.store is not None and not args.store.startswith(("redis://", "rediss://", "unix://")):
         parser.error("--store takes a redis://, rediss:// or unix:// URL")
-    if not 0.5 <= args.lease_seconds <= 60:
-        parser.error("--lease-seconds must be 0.5 to 60")
-    if not 0 <= args.flush_ms <= 1000:
-        parser.error("--flush-ms must be 0 to 1000")
-    if args.temperature is not None and not 0 <= args.temperature <= 2:
-        parser.error("--temperature must be 0 to 2")
-    if args.max_tokens is not None and args.max_tokens < 1:
-        parser.error("--max-tokens must be positive")
-    if args.history_turns < 0:
-        parser.error("--history-turns must not be negative")
-    if args.history_chars < 0:
-        parser.error("--history-chars must not be negative")
-    if not args.history_ttl > 0:
-        parser.error("--history-ttl must be positive")
-    if not 0.2 <= args.ping_interval <= 60:
-        parser.error("--ping-interval must be 0.2 to 60")
-    if not 0 <= args.reader_grace <= 3600:
-        parser.error("--reader-grace must be 0 to 3600")
-    if args.upstream_connections < 1:
-        parser.error("--upstream-connections must be positive")
-    if args.max_answers < 1:
-        parser.error("--max-answers must be positive")
-    if args.client_streams < 0 or args.client_questions < 0:
-        parser.error("--client-streams and --client-questions must not be negative")
-    if args.max_answer_bytes < 1024:
-        parser.error("--max-answer-bytes must be at least 1024")
-    if not args.write_timeout > 0:
-        parser.error("--write-timeout must be positive")
-    if not 1 <= args.ticket_seconds <= 600:
-        parser.error("--ticket-seconds must be 1 to 600")
     for origin in [*args.img_origins, *args.connect_origins]:
         if origin_of(origin) != origin.rstrip("/"):
             parser.error(f"{origin!r} is not an origin (https://host or https://host:port)")
@@ -292,7 +245,6 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = Non
         root=args.root.resolve(),
         cors_origins=tuple(args.cors_origins),
         pace=args.pace,
-        faults=args.faults,
         max_question_chars=args.max_question_chars,
         store=args.store,
         lease_seconds=args.lease_seconds,
@@ -328,7 +280,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
     logging.getLogger("server").setLevel(logging.INFO)
     settings = settings_from(args)
-    app = create_app(settings)
+    # Fault injection (tests only) is a chat endpoint of its own, not a switch in the real one.
+    app = create_app(settings, FaultyChat if args.faults else None)
     # Binding here, not in uvicorn, so that `--port 0` can print the port it got.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import replace
 from functools import partial
 
@@ -19,34 +19,25 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.answerers import Answerer, aclose
-from server.answers import AnswerConflict, Outcome, StoreFull
 from server.auth import LEEWAY, TokenAuthority, Unauthorized, bearer
 from server.chat_request import BadRequest, ChatRequest, Limits, from_body, from_query, parse_rid
 from server.events import AnswerEvent, ServerError
-from server.faults import (
-    NO_FAULTS,
-    ConnectionFaults,
-    FaultLog,
-    FaultPlan,
-    FaultSyntaxError,
-    early_response,
-    echo,
-    faulty_source,
-    parse_faults,
-)
 from server.headers import SecurityHeaders
 from server.limits import ClientLimits, Refusal, capped
 from server.retrieval import RetrievalAnswerer
 from server.settings import Settings
 from server.static import static_routes
-from server.store import (
+from server.store.interface import EventStore
+from server.store.memory import MemoryEventStore
+from server.store.open import open_store
+from server.store.types import (
     BROKEN_OFF,
     EXPIRED,
+    AnswerConflict,
     AnswerLost,
-    EventStore,
-    MemoryEventStore,
+    Outcome,
+    StoreFull,
     StoreUnavailable,
-    open_store,
 )
 from server.streaming import EventStreamResponse, answer_frames, single_event_frames
 from server.turns import Limits as HistoryLimits
@@ -59,24 +50,18 @@ log = logging.getLogger(__name__)
 BUSY_RETRY = 5
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, endpoint: type[ChatEndpoint] | None = None) -> Starlette:
     """The application for `settings`; its event store is `app.state.store` (and, when
-    that is the in-memory one, its AnswerStore is `app.state.answers`)."""
+    that is the in-memory one, its AnswerStore is `app.state.answers`).
+
+    `endpoint` replaces ChatEndpoint with a subclass (`--faults` serves server/faults.py's).
+    """
     client, answerer = _answerer(settings)
     store = open_store(settings)
-    fault_log = FaultLog()
-    chat = ChatEndpoint(settings, answerer, store, fault_log)
+    chat = (endpoint or ChatEndpoint)(settings, answerer, store)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "answers": len(store)})
-
-    async def attempts(request: Request) -> Response:
-        try:
-            rid = parse_rid(request.query_params.get("rid"))
-        except BadRequest as error:
-            return _error(400, str(error))
-        record = fault_log.get(rid)
-        return JSONResponse({"attempts": record.attempts, "last_event_ids": record.last_event_ids})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -91,16 +76,7 @@ def create_app(settings: Settings) -> Starlette:
             if client is not None:
                 await client.aclose()
 
-    routes: list[BaseRoute] = [
-        Route("/api/chat", chat.get, methods=["GET"]),
-        Route("/api/chat", chat.post, methods=["POST"]),
-        Route("/api/chat", chat.delete, methods=["DELETE"]),
-        Route("/healthz", healthz, methods=["GET"]),
-    ]
-    if settings.require_token:
-        routes.append(Route("/api/ticket", chat.ticket, methods=["POST"]))
-    if settings.faults:
-        routes.append(Route("/api/_faults/attempts", attempts, methods=["GET"]))
+    routes = [*chat.routes(), Route("/healthz", healthz, methods=["GET"])]
     routes.extend(static_routes(settings.root))
 
     # Outermost, so that every response has them, CORS preflights and errors included.
@@ -135,20 +111,43 @@ def create_app(settings: Settings) -> Starlette:
     app.state.upstream_client = client
     if isinstance(store, MemoryEventStore):
         app.state.answers = store.answers
-    app.state.fault_log = fault_log
     return app
+
+
+class AnswerWrapper:
+    """What may be put around one request's answer on its way to the client: as it is here,
+    nothing. Tests put faults there (server/faults.py, only with `--faults`)."""
+
+    def answerer(
+        self, chat: ChatRequest, answer: Callable[[], AsyncIterator[AnswerEvent]]
+    ) -> AsyncIterator[AnswerEvent]:
+        """The answerer's events for `chat`: those of `answer()`."""
+        return answer()
+
+    def events(self, events: AsyncIterator[AnswerEvent]) -> AsyncIterator[AnswerEvent]:
+        """The events the store keeps, made from the answerer's (its turn recorded)."""
+        return events
+
+    def retry_ms(self, retry_ms: int) -> int:
+        """The stream's reconnection time."""
+        return retry_ms
+
+    def frames(self, frames: AsyncGenerator[str, None]) -> AsyncGenerator[str, None]:
+        """The frames one connection is sent."""
+        return frames
+
+
+#: The answer as it is.
+AS_IS = AnswerWrapper()
 
 
 class ChatEndpoint:
     """`/api/chat`: GET and POST stream an answer, DELETE stops one."""
 
-    def __init__(
-        self, settings: Settings, answerer: Answerer, store: EventStore, fault_log: FaultLog
-    ) -> None:
+    def __init__(self, settings: Settings, answerer: Answerer, store: EventStore) -> None:
         self.settings = settings
         self.answerer = answerer
         self.store = store
-        self.fault_log = fault_log
         self.limits = Limits(settings.max_question_chars, settings.max_history_messages)
         self.history_limits = HistoryLimits(settings.history_turns, settings.history_chars)
         self.auth = (
@@ -161,6 +160,17 @@ class ChatEndpoint:
             per_minute=settings.client_questions_per_minute,
             clock=settings.clock,
         )
+
+    def routes(self) -> list[BaseRoute]:
+        """The API's routes: `/api/chat`, and `/api/ticket` with sign-in."""
+        routes: list[BaseRoute] = [
+            Route("/api/chat", self.get, methods=["GET"]),
+            Route("/api/chat", self.post, methods=["POST"]),
+            Route("/api/chat", self.delete, methods=["DELETE"]),
+        ]
+        if self.settings.require_token:
+            routes.append(Route("/api/ticket", self.ticket, methods=["POST"]))
+        return routes
 
     async def get(self, request: Request) -> Response:
         as_events = "text/event-stream" in request.headers.get("accept", "")
@@ -290,26 +300,17 @@ class ChatEndpoint:
         headers = {"Retry-After": str(refusal.retry_after), "X-Error-Code": code}
         return _error(status, refusal.message, headers)
 
-    async def stream(self, chat: ChatRequest, *, as_events: bool = False) -> Response:
+    async def stream(
+        self, chat: ChatRequest, *, as_events: bool = False, wrapper: AnswerWrapper = AS_IS
+    ) -> Response:
+        """The response to `chat`: its answer's stream (`wrapper` around it), or why not."""
         # Sweeping here as well as periodically: under the ASGI test transport no lifespan
         # runs, and a request is when memory is about to be needed anyway.
         await self.store.sweep()
-        plan, connection_faults = NO_FAULTS, None
-        if self.settings.faults:
-            try:
-                plan = parse_faults(chat.fault or "")
-            except FaultSyntaxError as error:
-                return _error(400, f"Bad fault parameter: {error}")
-            record = self.fault_log.record(chat.rid, chat.last_event_id)
-            injected = early_response(plan, record)
-            if injected is not None:
-                return injected
-            connection_faults = ConnectionFaults(plan, record)
-
         after = chat.last_event_id or 0
 
         def start() -> AsyncIterator[AnswerEvent]:
-            return self._start(chat, plan)
+            return self._start(chat, wrapper)
 
         try:
             if after == 0 and not await self._room_for(chat.rid):
@@ -347,15 +348,15 @@ class ChatEndpoint:
                 # Failed for good, or stopped: nothing more will come. 204 is also what
                 # tells a native EventSource to stop reconnecting.
                 return Response(status_code=204)
-        retry_ms = plan.retry_ms if plan.retry_ms is not None else self.settings.retry_ms
         frames = answer_frames(
             answer,
             after,
-            retry_ms=retry_ms,
+            retry_ms=wrapper.retry_ms(self.settings.retry_ms),
             ping_interval=self.settings.ping_interval,
-            faults=connection_faults,
         )
-        return EventStreamResponse(frames, write_timeout=self.settings.write_timeout)
+        return EventStreamResponse(
+            wrapper.frames(frames), write_timeout=self.settings.write_timeout
+        )
 
     async def _room_for(self, rid: str) -> bool:
         """Whether a new answer may start generating: the upstream pool has a connection for
@@ -367,11 +368,10 @@ class ChatEndpoint:
             return True
         return await self.store.make_room()
 
-    def _start(self, chat: ChatRequest, plan: FaultPlan) -> AsyncIterator[AnswerEvent]:
-        if plan.echo is None:
-            source = capped(self._answer(chat), self.settings.max_answer_bytes)
-        else:
-            source = echo(chat.question, plan.echo)
+    def _start(self, chat: ChatRequest, wrapper: AnswerWrapper) -> AsyncIterator[AnswerEvent]:
+        source = wrapper.answerer(
+            chat, lambda: capped(self._answer(chat), self.settings.max_answer_bytes)
+        )
 
         async def save(answer: str) -> None:
             record = TurnRecord(chat.question, answer, chat.parent, chat.continuing)
@@ -380,7 +380,7 @@ class ChatEndpoint:
             except StoreUnavailable:
                 log.warning("could not keep the turn of answer %s for follow-ups", chat.rid)
 
-        return faulty_source(plan, recorded(source, save), self.settings.sleep)
+        return wrapper.events(recorded(source, save))
 
     async def _answer(self, chat: ChatRequest) -> AsyncIterator[AnswerEvent]:
         """The answerer's events for `chat`, given the conversation so far (bounded)."""

@@ -16,7 +16,7 @@ _EVENT_ID = re.compile(r"[0-9]{1,9}")
 class BadRequest(ValueError):
     """The request cannot be answered as it is; the message says why, for a 400 body.
 
-    `code` names the kind of problem for the page (app.protocol.ServerError.code).
+    `code` names the kind of problem for the page (streamchat.protocol.ServerError.code).
     """
 
     def __init__(self, message: str, code: str = "bad-request") -> None:

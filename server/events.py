@@ -6,8 +6,8 @@ import json
 from typing import Literal, TypedDict
 
 # One definition of the wire protocol's messages for both ends: the page parses into these
-# same frozen dataclasses (app/protocol.py is pure Python and imports anywhere).
-from app.protocol import (
+# same frozen dataclasses (streamchat/protocol.py is pure Python and imports anywhere).
+from streamchat.protocol import (
     Citation,
     Citations,
     Context,

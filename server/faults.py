@@ -1,28 +1,71 @@
 """Fault injection for tests: the `fault` query parameter makes the server misbehave on purpose.
 
-Off unless `Settings.faults` is true. The parameter is a comma-separated list of
-`kind:arg` items; see `parse_faults` for the kinds.
+Only `python -m server --faults` serves it: `FaultyChat` is the chat endpoint with the faults
+wrapped around each answer, and a route that tells tests what the server saw. The parameter
+is a comma-separated list of `kind:arg` items; see `parse_faults` for the kinds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import math
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
-from server.answerers import Sleep, aclose, paced
+from server.answerers import Answerer, Sleep, aclose, paced
+from server.app import AS_IS, AnswerWrapper, ChatEndpoint
+from server.chat_request import BadRequest, ChatRequest, parse_rid
 from server.events import AnswerEvent, ServerError, Token
+from server.settings import Settings
+from server.store.interface import EventStore
 
 OVERLOADED = ServerError("The model is overloaded.", retryable=False)
 #: What `garbage:N` sends: an event whose data is not JSON.
 GARBAGE_FRAME = "data: {not json\n\n"
 #: How many request ids the attempt counts are kept for.
 MAX_RECORDS = 10_000
+
+
+class FaultyChat(ChatEndpoint):
+    """The chat endpoint that honours the `fault` parameter (`--faults`), and says at
+    `GET /api/_faults/attempts?rid=…` what it saw of a rid."""
+
+    def __init__(self, settings: Settings, answerer: Answerer, store: EventStore) -> None:
+        super().__init__(settings, answerer, store)
+        self.fault_log = FaultLog()
+
+    def routes(self) -> list[BaseRoute]:
+        return [*super().routes(), Route("/api/_faults/attempts", self.attempts, methods=["GET"])]
+
+    async def attempts(self, request: Request) -> Response:
+        try:
+            rid = parse_rid(request.query_params.get("rid"))
+        except BadRequest as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        record = self.fault_log.get(rid)
+        return JSONResponse({"attempts": record.attempts, "last_event_ids": record.last_event_ids})
+
+    async def stream(
+        self, chat: ChatRequest, *, as_events: bool = False, wrapper: AnswerWrapper = AS_IS
+    ) -> Response:
+        try:
+            plan = parse_faults(chat.fault or "")
+        except FaultSyntaxError as error:
+            return JSONResponse({"error": f"Bad fault parameter: {error}"}, status_code=400)
+        record = self.fault_log.record(chat.rid, chat.last_event_id)
+        injected = early_response(plan, record)
+        if injected is not None:
+            return injected
+        faults = Faults(plan, record, chat.last_event_id or 0, self.settings.sleep)
+        return await super().stream(chat, as_events=as_events, wrapper=faults)
 
 
 class FaultSyntaxError(ValueError):
@@ -165,11 +208,49 @@ class Action(enum.Enum):
 
 
 @dataclass
-class ConnectionFaults:
-    """The faults that act on one connection's stream, for its rid's record."""
+class Faults(AnswerWrapper):
+    """The faults of `plan` around one request's answer, for its rid's `record`."""
 
     plan: FaultPlan
     record: RidRecord
+    #: The last event the client has (its Last-Event-ID; 0: none).
+    after: int
+    sleep: Sleep
+
+    def answerer(
+        self, chat: ChatRequest, answer: Callable[[], AsyncIterator[AnswerEvent]]
+    ) -> AsyncIterator[AnswerEvent]:
+        if self.plan.echo is None:
+            return answer()
+        return echo(chat.question, self.plan.echo)
+
+    def events(self, events: AsyncIterator[AnswerEvent]) -> AsyncIterator[AnswerEvent]:
+        """The answerer's events with the `error:` and `pace:` faults applied."""
+        if self.plan.error is not None:
+            events = _fail_after(events, self.plan.error)
+        if self.plan.pace is not None:
+            events = paced(events, self.plan.pace, self.sleep)
+        return events
+
+    def retry_ms(self, retry_ms: int) -> int:
+        return retry_ms if self.plan.retry_ms is None else self.plan.retry_ms
+
+    async def frames(self, frames: AsyncGenerator[str, None]) -> AsyncGenerator[str, None]:
+        """`frames` with the `drop:`, `stall:` and `garbage:` faults, which act right after
+        an event is sent; "after event 0" is right after the `retry:` frame."""
+        async with aclosing(frames):
+            first = True
+            async for frame in frames:
+                yield frame
+                number = (0 if self.after == 0 else None) if first else _event_number(frame)
+                first = False
+                action = Action.GO_ON if number is None else self.after_event(number)
+                if action is Action.DROP:
+                    return
+                if action is Action.GARBAGE:
+                    yield GARBAGE_FRAME
+                elif action is Action.STALL:
+                    await asyncio.Event().wait()  # silence until the disconnect cancels us
 
     def after_event(self, n: int) -> Action:
         """What to do right after event `n` was sent (0: before the first event)."""
@@ -179,17 +260,6 @@ class ConnectionFaults:
         if self.plan.garbage == n and self.record.fire_once("garbage"):
             return Action.GARBAGE
         return Action.GO_ON
-
-
-def faulty_source(
-    plan: FaultPlan, source: AsyncIterator[AnswerEvent], sleep: Sleep
-) -> AsyncIterator[AnswerEvent]:
-    """The answerer's events with the `error:` and `pace:` faults of `plan` applied."""
-    if plan.error is not None:
-        source = _fail_after(source, plan.error)
-    if plan.pace is not None:
-        source = paced(source, plan.pace, sleep)
-    return source
 
 
 async def echo(question: str, size: int) -> AsyncIterator[AnswerEvent]:
@@ -211,6 +281,12 @@ async def _fail_after(source: AsyncIterator[AnswerEvent], n: int) -> AsyncIterat
         yield OVERLOADED
     finally:
         await aclose(source)
+
+
+def _event_number(frame: str) -> int | None:
+    """The id of an event frame (server/streaming.py numbers every event); None for others."""
+    match = re.match(r"id: ([0-9]+)\n", frame)
+    return int(match.group(1)) if match else None
 
 
 def _count(item: str, text: str) -> int:

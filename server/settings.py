@@ -52,8 +52,6 @@ class Settings:
     #: meantime going together (0: each event at once). Fewer, larger writes, for that much
     #: latency: a lever for many concurrent answers (docs/scaling.md).
     flush_interval: float = 0.0
-    #: Fault injection through the `fault` query parameter; never on in production.
-    faults: bool = False
     #: An OpenAI-compatible endpoint (e.g. https://api.openai.com/v1); None = offline answers.
     upstream_url: str | None = None
     model: str | None = None

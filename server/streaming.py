@@ -12,11 +12,10 @@ import anyio
 from starlette.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from server.answers import Outcome
 from server.events import DONE, AnswerEvent, event_json
-from server.faults import GARBAGE_FRAME, Action, ConnectionFaults
 from server.sse import format_event, format_json_event, format_retry
-from server.store import AnswerLost, StoredAnswer
+from server.store.interface import StoredAnswer
+from server.store.types import AnswerLost, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +28,7 @@ STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 async def answer_frames(
-    answer: StoredAnswer,
-    after: int,
-    *,
-    retry_ms: int,
-    ping_interval: float,
-    faults: ConnectionFaults | None = None,
+    answer: StoredAnswer, after: int, *, retry_ms: int, ping_interval: float
 ) -> AsyncGenerator[str, None]:
     """The frames for one reader: `retry:`, the events after `after`, then `[DONE]`.
 
@@ -48,21 +42,10 @@ async def answer_frames(
         seen = after
         pending: deque[AnswerEvent] = deque()
         outcome = Outcome.RUNNING
-        # Faults act right after an event is sent; "after event 0" is before the first one.
-        action = faults.after_event(0) if faults is not None and seen == 0 else Action.GO_ON
         while True:
-            if action is Action.DROP:
-                return
-            if action is Action.GARBAGE:
-                yield GARBAGE_FRAME
-            elif action is Action.STALL:
-                await asyncio.Event().wait()  # silence until the disconnect listener cancels us
-            action = Action.GO_ON
             if pending:
                 seen += 1
                 yield format_json_event(event_json(pending.popleft()), id=seen)
-                if faults is not None:
-                    action = faults.after_event(seen)
                 continue
             if outcome is not Outcome.RUNNING:
                 if outcome is Outcome.DONE:
@@ -77,7 +60,7 @@ async def answer_frames(
             outcome = batch.outcome
             if not batch.events and outcome is Outcome.RUNNING:
                 # A real event, not a `: ping` comment: EventSource never shows comments to
-                # script, and the page's stall watch must see that the model is still working.
+                # script, and the page's stall timer must see that the model is still working.
                 yield HEARTBEAT
 
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import httpx
 
-from app.retry import parse_retry_after
 from server.answerers import aclose
 from server.events import AnswerEvent, Finish, Message, Reasoning, ServerError, Usage
 from server.think import ThinkSplitter
+from streamchat.retry import parse_retry_after
 
 __all__ = [
     "CompletionReader",

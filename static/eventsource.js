@@ -1,4 +1,4 @@
-// The browser's native EventSource, buffered for app/browser/eventsource.py.
+// The browser's native EventSource, buffered for streamchat/browser/eventsource.py.
 //
 // A Python listener per event costs a call from JavaScript into Python and, to wake the
 // waiting task, a callback scheduled back through JavaScript: about a quarter of a

@@ -55,11 +55,13 @@ def test_every_app_module_the_page_imports_is_listed_in_pyscript_toml() -> None:
     listed = {Path(url).as_posix().removeprefix("./") for url in _pyscript_files()}
     modules = {
         path.relative_to(ROOT).as_posix()
-        for path in (ROOT / "app").rglob("*.py")
-        if path.name != "main.py"  # the entry script itself, loaded by <script src>
+        for package in ("app", "streamchat")
+        for path in (ROOT / package).rglob("*.py")
+        if path.relative_to(ROOT).as_posix() != "app/main.py"  # the entry, loaded by <script src>
     }
     assert modules - listed == set(), "modules missing from pyscript.toml [files]"
-    assert {p for p in listed if p.startswith("app/")} - modules == set(), "listed but absent"
+    python = {p for p in listed if p.startswith(("app/", "streamchat/"))}
+    assert python - modules == set(), "listed but absent"
 
 
 def test_every_browser_wheel_is_pinned_and_listed() -> None:
@@ -76,9 +78,29 @@ def test_every_browser_wheel_is_pinned_and_listed() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["app.sse", "app.render", "app.client", "app.stream_render", "app.auth"]
+    "module",
+    [
+        "streamchat",
+        "streamchat.sse",
+        "streamchat.render",
+        "streamchat.client",
+        "streamchat.stream_render",
+        "app.auth",
+        "app.sse",  # the contract's names, kept
+        "app.render",
+    ],
 )
 def test_pure_modules_import_without_a_browser(module: str) -> None:
     code = f"import sys; sys.modules['js'] = None; sys.modules['pyodide'] = None; import {module}"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_contracts_module_names_are_the_librarys() -> None:
+    import app.render
+    import app.sse
+    import streamchat.render
+    import streamchat.sse
+
+    assert app.sse.SSEDecoder is streamchat.sse.SSEDecoder
+    assert app.render.render_markdown is streamchat.render.render_markdown

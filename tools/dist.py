@@ -7,7 +7,8 @@
 Only index.html and embed.js keep their names from build to build, so only they must be
 revalidated (`no-cache`); `<version>` is a hash of the content, so everything under v/ can be
 cached for a year as `immutable`. Every URL is relative, so the site works under any path.
-Large files that compress well get a `.gz` twin for servers that serve precompressed files.
+Files that compress well get `.br` and `.gz` twins (tools/precompress.py) for servers that
+serve precompressed files; the runtime's twins, made once by `make setup`, are copied.
 
 `python tools/dist.py --serve 8080` previews the build under /docs/chat/ with the headers that
 docs/hosting.md recommends (the browser tests use the same server and headers).
@@ -16,7 +17,6 @@ docs/hosting.md recommends (the browser tests use the same server and headers).
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import re
@@ -33,17 +33,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import precompress as twins
+
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Served with their names unchanged: the only files a browser must revalidate.
 ENTRY_POINTS = ("index.html", "embed.js")
-#: Files in static/ that are not part of the page (embed.js goes to the top level).
-NOT_SHIPPED = re.compile(r"(^|/)\.|\.map$|^static/embed\.js$")
-#: A `.gz` twin is written for files at least this big that gzip makes at least 10% smaller
-#: (the wasm, the runtime's JavaScript, the lock file). Wheels and the standard library zip
-#: are deflated already: gzip saves them ~2%, not worth a second copy.
-GZIP_MIN_BYTES = 10_000
-GZIP_MIN_SAVING = 0.10
+#: Files in static/ that are not part of the page (embed.js goes to the top level), and the
+#: precompressed twins, which follow their files.
+NOT_SHIPPED = re.compile(r"(^|/)\.|\.map$|^static/embed\.js$|\.(br|gz)$")
 
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -88,7 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="ORIGIN",
         help="a host page origin allowed to embed the widget (repeatable)",
     )
-    parser.add_argument("--gzip-level", type=int, default=9, help="0 writes no .gz files")
+    parser.add_argument(
+        "--gzip-level", type=int, default=9, help="0 writes no precompressed twins at all"
+    )
+    parser.add_argument(
+        "--brotli-quality", type=int, default=twins.BROTLI_QUALITY, help="-1 writes no .br"
+    )
     parser.add_argument("--serve", type=int, metavar="PORT", help="then preview it on this port")
     parser.add_argument("--base", default="/docs/chat/", help="the path to preview it under")
     args = parser.parse_args(argv)
@@ -98,12 +101,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             endpoint=args.endpoint,
             embed_origins=args.embed_origins,
             gzip_level=args.gzip_level,
+            brotli_quality=args.brotli_quality,
         )
     except BuildError as error:
         print(f"dist: {error}", file=sys.stderr)
         return 1
     print(
-        f"built {build.out}/ (version {build.version}: {build.files} files, {build.compressed} .gz)"
+        f"built {build.out}/ (version {build.version}: {build.files} files, "
+        f"{build.compressed} precompressed twins)"
     )
     if args.serve is not None:
         config = page_config(build.out)
@@ -130,6 +135,7 @@ def build_site(
     embed_origins: Sequence[str] = (),
     gzip_level: int = 9,
     endpoints: Sequence[str] = (),
+    brotli_quality: int = twins.BROTLI_QUALITY,
 ) -> Build:
     """Builds the site into `out` (replaced as a whole) and returns what it built."""
     index = (source / "index.html").read_text(encoding="utf-8")
@@ -166,7 +172,9 @@ def build_site(
                 shutil.copy2(source / name, fresh / prefix / name)
         for name, text in rewritten.items():
             (fresh / name).write_text(text, encoding="utf-8")
-        compressed = precompress(fresh, gzip_level) if gzip_level > 0 else 0
+        compressed = (
+            precompress(fresh, source, prefix, gzip_level, brotli_quality) if gzip_level > 0 else 0
+        )
     except BaseException:
         shutil.rmtree(fresh, ignore_errors=True)
         raise
@@ -348,41 +356,30 @@ def _is_page_script(name: str) -> bool:
 
 # Precompressed twins ---------------------------------------------------------------------------
 
-_COMPRESSIBLE = {
-    ".wasm",
-    ".js",
-    ".mjs",
-    ".json",
-    ".css",
-    ".html",
-    ".py",
-    ".svg",
-    ".toml",
-    ".zip",
-    ".whl",
-}
 
+def precompress(site: Path, source: Path, prefix: str, gzip_level: int, brotli_quality: int) -> int:
+    """Gives every file of `site` that compresses well its twins; returns how many there are.
 
-def precompress(site: Path, level: int) -> int:
-    """Writes `name.gz` next to every large file that gzip shrinks enough; returns how many."""
-    candidates = [
-        path
-        for path in sorted(site.rglob("*"))
-        if path.is_file() and path.suffix in _COMPRESSIBLE and path.stat().st_size >= GZIP_MIN_BYTES
-    ]
+    A file copied unchanged from `source` takes the source's fresh twins (brotli at quality
+    11 takes a minute for the runtime alone); the others are compressed here.
+    """
+    files = [path for path in sorted(site.rglob("*")) if twins.is_compressible(path)]
 
-    def compress(path: Path) -> bool:
-        data = path.read_bytes()
-        # mtime=0: the same input always makes the same bytes.
-        packed = gzip.compress(data, compresslevel=level, mtime=0)
-        if len(packed) > len(data) * (1 - GZIP_MIN_SAVING):
-            return False
-        path.with_name(path.name + ".gz").write_bytes(packed)
-        return True
+    def one(path: Path) -> int:
+        name = path.relative_to(site).as_posix().removeprefix(prefix)
+        original = source / name
+        same = original.is_file() and original.read_bytes() == path.read_bytes()
+        for suffix in twins.ENCODINGS.values():
+            twin = original.with_name(original.name + suffix)
+            if same and twin.is_file() and twin.stat().st_mtime_ns >= original.stat().st_mtime_ns:
+                shutil.copy2(twin, path.with_name(path.name + suffix))
+        twins.write_twins(path, brotli_quality=brotli_quality, gzip_level=gzip_level)
+        return sum(
+            path.with_name(path.name + suffix).is_file() for suffix in twins.ENCODINGS.values()
+        )
 
-    # zlib releases the GIL, so threads use every core.
     with ThreadPoolExecutor() as pool:
-        return sum(pool.map(compress, candidates))
+        return sum(pool.map(one, files))
 
 
 # The headers a host should send (docs/hosting.md) -------------------------------------------
@@ -486,12 +483,22 @@ class _PreviewHandler(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         headers = response_headers(name or "", self.server.csp)
-        twin = file.with_name(file.name + ".gz")
-        if twin.is_file():
+        accepted = {
+            coding.split(";")[0].strip()
+            for coding in self.headers.get("Accept-Encoding", "").split(",")
+            if not re.search(r";\s*q=0(\.0*)?\s*$", coding)
+        }
+        variants = {
+            encoding: file.with_name(file.name + suffix)
+            for encoding, suffix in twins.ENCODINGS.items()
+        }
+        if any(twin.is_file() for twin in variants.values()):
             headers["Vary"] = "Accept-Encoding"
-            if "gzip" in self.headers.get("Accept-Encoding", ""):
+        for encoding, twin in variants.items():
+            if encoding in accepted and twin.is_file():
                 file = twin
-                headers["Content-Encoding"] = "gzip"
+                headers["Content-Encoding"] = encoding
+                break
         data = file.read_bytes()
         self.send_response(200)
         for key, value in {**headers, "Content-Length": str(len(data))}.items():

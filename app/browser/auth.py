@@ -27,9 +27,9 @@ from app.auth import (
     parse_ticket_reply,
     parse_token_reply,
 )
-from app.browser.eventsource import EventSourceTransport
-from app.client import ConnectionFailed, HTTPStatus, Transport, error_message
-from app.retry import parse_retry_after
+from streamchat.browser.eventsource import EventSourceTransport
+from streamchat.client import ConnectionFailed, HTTPStatus, Transport, error_message
+from streamchat.retry import parse_retry_after
 
 
 class SignIn:

@@ -32,10 +32,10 @@ from app.citation_cards import (
     source_for,
     tab_stops,
 )
-from app.protocol import Citation
+from streamchat.protocol import Citation
 
 CARD_ID = "citation-card"
-#: An answer's citation markers (app/render.py's `_CitationLinker`), not the reasoning's.
+#: An answer's citation markers (streamchat/render.py's `_CitationLinker`), not the reasoning's.
 MARKERS = "[data-role=answer-body] sup.citation-ref a[data-ref]"
 #: How long the card waits after the pointer left the marker (time to move onto the card).
 HIDE_AFTER_MS = 300

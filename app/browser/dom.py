@@ -1,6 +1,6 @@
 """The document: one answer's elements, DOM patches applied through the page's sanitizer.
 
-Every HTML string from `app.render` passes `window.streamchatSanitize` (DOMPurify, see
+Every HTML string from `streamchat.render` passes `window.streamchatSanitize` (DOMPurify, see
 static/sanitize.mjs) before it reaches `innerHTML`: a second layer that does not trust the
 first. Plain text (questions, titles, messages) only ever goes through `textContent`.
 """
@@ -15,8 +15,8 @@ from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
 
 from app.chat import is_at_bottom
 from app.citation_cards import source_for
-from app.protocol import Citation, Usage
-from app.stream_render import AppendBlock, AppendTail, Patch, ReplaceBlock, SetTail
+from streamchat.protocol import Citation, Usage
+from streamchat.stream_render import AppendBlock, AppendTail, Patch, ReplaceBlock, SetTail
 
 document = js.document
 ELEMENT_NODE, TEXT_NODE = 1, 3
@@ -78,6 +78,13 @@ class MarkdownBox:
     def show_whole(self, html: str) -> None:
         """Replace the whole content at once (the benchmarks' naive baseline only)."""
         self.tail.innerHTML = sanitize(html)
+
+    def colouring(self, pending: bool) -> None:
+        """`data-colouring` while finished code blocks wait to be coloured."""
+        if pending:
+            self.container.setAttribute("data-colouring", "")
+        else:
+            self.container.removeAttribute("data-colouring")
 
     def clear(self) -> None:
         """Empty it, to render its text again from the start (a continued answer)."""

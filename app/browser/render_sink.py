@@ -15,11 +15,11 @@ from collections.abc import Callable, Mapping
 
 import js  # type: ignore[import-not-found]
 
-from app.batcher import FrameBatcher, FramePacer
 from app.browser.dom import MarkdownBox
-from app.browser.frames import FrameScheduler
-from app.render import render_markdown
-from app.stream_render import StreamRenderer
+from streamchat.batcher import FrameBatcher, FramePacer
+from streamchat.browser.frames import FrameScheduler, IdleScheduler
+from streamchat.render import render_markdown
+from streamchat.stream_render import Patch, StreamRenderer
 
 
 def _nothing() -> None:
@@ -28,7 +28,12 @@ def _nothing() -> None:
 
 class IncrementalSink:
     """`initial`: text the box already shows, rendered again so that more can follow it
-    seamlessly (a continued answer)."""
+    seamlessly (a continued answer).
+
+    Finished code blocks are shown uncoloured and coloured one block per idle callback
+    (`StreamRenderer(colour_later=True)`): Pygments on a long block costs more than a
+    frame. While some wait, the box has `data-colouring`; `close()` leaves them to finish.
+    """
 
     def __init__(
         self,
@@ -41,13 +46,15 @@ class IncrementalSink:
         self._view = view
         self._measure = measure
         self._on_change = on_change
-        self._renderer = StreamRenderer()
+        self._renderer = StreamRenderer(colour_later=True)
         self._batcher = FrameBatcher()
         self._pacer = FramePacer()
         self._frames = FrameScheduler(self._on_frame)
+        self._idle = IdleScheduler(self._colour)
+        self._closed = False
         if initial:
             view.clear()
-            view.apply(self._renderer.feed(initial))
+            self._apply(self._renderer.feed(initial))
 
     @property
     def text(self) -> str:
@@ -68,18 +75,37 @@ class IncrementalSink:
     def flush(self) -> None:
         text = self._batcher.take()
         if text:
-            _update(self._measure, lambda: self._view.apply(self._renderer.feed(text)))
+            _update(self._measure, lambda: self._apply(self._renderer.feed(text)))
             self._on_change()
 
     def finish(self, anchors: Mapping[str, str] | None = None) -> None:
-        """The answer is over (done, stopped or failed): show everything, finally rendered."""
+        """The answer is over (done, stopped or failed): show everything, finally rendered
+        (the text not yet shown is rendered once, as finished, not first as the tail)."""
         self._frames.cancel()
-        self.flush()
-        self._view.apply(self._renderer.finish(anchors))
+        more = self._batcher.take()
+        _update(self._measure, lambda: self._apply(self._renderer.finish(anchors, more)))
         self._on_change()
 
     def close(self) -> None:
         self._frames.close()
+        self._closed = True
+        if not self._renderer.uncoloured:
+            self._idle.close()
+
+    def _apply(self, patches: list[Patch]) -> None:
+        self._view.apply(patches)
+        if self._renderer.uncoloured:
+            self._view.colouring(True)
+            self._idle.request()
+
+    def _colour(self) -> None:
+        self._view.apply(self._renderer.colour_next())
+        if self._renderer.uncoloured:
+            self._idle.request()
+            return
+        self._view.colouring(False)
+        if self._closed:
+            self._idle.close()
 
 
 class NaiveSink:

@@ -86,7 +86,8 @@ def backend_port() -> int:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, backend_port: int) -> Build:
-    # Level 1: the test needs .gz twins that work, not the smallest ones. The back end on
+    # Level 1: the test needs .gz twins that work, not the smallest ones (the runtime's .br
+    # twins are copied from static/vendor, made by `make setup`). The back end on
     # another origin is listed, so that `?endpoint=` may select it (app/config.py).
     endpoint = f"http://127.0.0.1:{backend_port}/api/chat"
     return build_site(tmp_path_factory.mktemp("dist") / "dist", gzip_level=1, endpoints=[endpoint])
@@ -120,8 +121,11 @@ def test_the_built_site_answers_from_a_subpath_under_a_strict_csp(
         others = [r.url for r in from_site if not r.url.startswith((versioned, site_url + "?"))]
         assert others == []
         wasm = next(r for r in from_site if r.url.endswith("/pyodide.asm.wasm"))
-        assert wasm.headers["content-encoding"] == "gzip"
+        assert wasm.headers["content-encoding"] == "br"
         assert wasm.headers["content-type"] == "application/wasm"
+        assert wasm.headers["vary"] == "Accept-Encoding"
+        stdlib = next(r for r in from_site if r.url.endswith("/python_stdlib.zip"))
+        assert stdlib.headers["content-encoding"] == "br"
         assert wasm.headers["cache-control"] == "public, max-age=31536000, immutable"
         assert document.headers["cache-control"] == "no-cache"
 

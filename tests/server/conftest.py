@@ -11,6 +11,7 @@ import pytest
 from starlette.applications import Starlette
 
 from server.app import create_app
+from server.faults import FaultyChat
 from server.settings import Settings
 from tests.server.helpers import FakeClock, RecordingSleep
 
@@ -37,13 +38,14 @@ AppFactory = Callable[..., Starlette]
 async def make_app(
     clock: FakeClock, sleep: RecordingSleep, tmp_path: Path
 ) -> AsyncIterator[AppFactory]:
-    """Builds apps with test settings (no pace, fake time); closes their answers afterwards."""
+    """Builds apps with test settings (no pace, fake time); closes their answers afterwards.
+    `faults=True` serves the `fault` parameter, as `--faults` does."""
     apps: list[Starlette] = []
 
-    def factory(**overrides: Any) -> Starlette:
+    def factory(*, faults: bool = False, **overrides: Any) -> Starlette:
         values: dict[str, Any] = {"root": tmp_path, "pace": 0.0, "clock": clock, "sleep": sleep}
         values.update(overrides)
-        app = create_app(Settings(**values))
+        app = create_app(Settings(**values), FaultyChat if faults else None)
         apps.append(app)
         return app
 

@@ -1,4 +1,4 @@
-"""server/answers.py: pull-based generation, shared readers, stopping and forgetting answers."""
+"""server/store/memory.py: pull-based generation, shared readers, stopping, forgetting."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from server.answers import Answer, AnswerConflict, AnswerStore, Outcome, StoreFull
 from server.events import ServerError, Token
+from server.store.memory import Answer, AnswerStore
+from server.store.types import AnswerConflict, Outcome, StoreFull
 from tests.server.helpers import FakeClock, ScriptedAnswerer
 
 pytestmark = pytest.mark.anyio

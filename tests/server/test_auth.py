@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from server.auth import TokenAuthority, Unauthorized
 from server.events import event_json
 from server.settings import REPO_ROOT
-from server.store import EXPIRED
+from server.store.types import EXPIRED
 from tests.server.conftest import AppFactory
 from tests.server.helpers import FakeClock, LiveRequest, ScriptedAnswerer, events, parse_frames
 

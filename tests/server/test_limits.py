@@ -11,9 +11,9 @@ import pytest
 from starlette.applications import Starlette
 
 from server.__main__ import parse_args, settings_from
-from server.answers import ABANDONED
 from server.events import AnswerEvent, Message, Reasoning, ServerError, Token
 from server.limits import ClientLimits, capped, cut_off_message
+from server.store.types import ABANDONED
 from tests.model_double import create_model_double
 from tests.server.conftest import AppFactory
 from tests.server.helpers import (

@@ -16,15 +16,10 @@ from server.settings import REPO_ROOT
 
 def test_defaults() -> None:
     settings = settings_from(parse_args([]), environ={})
-    assert (settings.root, settings.cors_origins, settings.pace, settings.faults) == (
-        REPO_ROOT,
-        (),
-        0.03,
-        False,
-    )
+    assert (settings.root, settings.cors_origins, settings.pace) == (REPO_ROOT, (), 0.03)
     assert settings.upstream_url is None
     args = parse_args([])
-    assert (args.host, args.port) == ("127.0.0.1", 8000)
+    assert (args.host, args.port, args.faults) == ("127.0.0.1", 8000, False)
 
 
 def test_all_flags(tmp_path: Path) -> None:
@@ -40,7 +35,7 @@ def test_all_flags(tmp_path: Path) -> None:
     settings = settings_from(args, environ={"MY_KEY": "sk-1"})
     assert settings.root == tmp_path.resolve()
     assert settings.cors_origins == ("https://a.example", "https://b.example", "https://c.example")
-    assert (settings.pace, settings.faults) == (0.0, True)
+    assert (settings.pace, args.faults) == (0.0, True)
     assert settings.max_question_chars == 30000
     assert (settings.upstream_url, settings.model, settings.api_key) == (
         "https://api.example/v1",

@@ -1,4 +1,4 @@
-"""server/redis_store.py against a real Redis: instances in this process, sharing its answers."""
+"""server/store/redis/ against a real Redis: instances in this process, sharing its answers."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from starlette.applications import Starlette
 from server.app import create_app
 from server.auth import TokenAuthority
 from server.events import AnswerEvent, Message, ServerError, Token
-from server.generation import ABANDONED, SHUT_DOWN, TOO_LONG
-from server.redis_layout import Keys
-from server.redis_store import ORPHANED
 from server.settings import Settings
-from server.store import EXPIRED
+from server.store.redis.generation import SHUT_DOWN
+from server.store.redis.layout import Keys
+from server.store.redis.store import ORPHANED
+from server.store.types import ABANDONED, EXPIRED, TOO_LONG
 from tests.server.conftest import client_for
 from tests.server.helpers import Frame, LiveRequest, answer_text, events, parse_frames
 from tests.server.redis_harness import RedisProcess, free_port

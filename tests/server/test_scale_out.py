@@ -19,8 +19,8 @@ import pytest
 import uvicorn
 from starlette.types import Message, Receive, Scope, Send
 
-from server.redis_store import ORPHANED
-from server.store import EXPIRED
+from server.store.redis.store import ORPHANED
+from server.store.types import EXPIRED
 from tests.server.helpers import Frame, answer_text
 from tests.server.redis_harness import Instance, RedisProcess, sse_frames
 

@@ -1,10 +1,14 @@
-"""server/static.py and CORS: the page's files with the right types, and nothing else."""
+"""server/static.py and CORS: the page's files, typed, cached and compressed, and nothing else."""
 
 from __future__ import annotations
 
+import gzip
+import os
 from pathlib import Path
 
+import brotli  # type: ignore[import-untyped]
 import pytest
+from starlette.applications import Starlette
 
 from tests.server.conftest import AppFactory, client_for
 from tests.server.helpers import LiveRequest
@@ -18,7 +22,7 @@ def root(tmp_path: Path) -> Path:
         "index.html": "<!doctype html><title>chat</title>",
         "pyscript.toml": 'packages = ["markdown"]\n',
         "app/main.py": "print('hi')\n",
-        "app/sse.py": "# decoder\n",
+        "streamchat/sse.py": "# decoder\n",
         "static/style.css": "body {}\n",
         "static/vendor/pyscript/core.js": "export {};\n",
         "static/vendor/pyscript/core.mjs": "export {};\n",
@@ -93,6 +97,90 @@ async def test_missing_page_directories_are_404_not_errors(
     async with client_for(make_app(root=tmp_path)) as client:
         for path in ("/", "/pyscript.toml", "/app/main.py", "/static/vendor/x.js"):
             assert (await client.get(path)).status_code == 404
+
+
+WASM = "/static/vendor/pyodide/pyodide.asm.wasm"
+
+
+def _twins(root: Path, name: str) -> None:
+    """`name`'s precompressed twins, each with its own text so a test can tell them apart."""
+    plain = root / name
+    (plain.parent / (plain.name + ".br")).write_bytes(brotli.compress(b"from the br twin"))
+    (plain.parent / (plain.name + ".gz")).write_bytes(gzip.compress(b"from the gz twin", mtime=0))
+
+
+async def _get(app: Starlette, path: str, **headers: str) -> tuple[dict[str, str], bytes]:
+    """The response's headers and its body as sent (still encoded)."""
+    async with client_for(app) as client, client.stream("GET", path, headers=headers) as response:
+        assert response.status_code == 200
+        body = b"".join([chunk async for chunk in response.aiter_raw()])
+    return dict(response.headers), body
+
+
+@pytest.mark.parametrize(
+    ("accept", "encoding", "body"),
+    [
+        ("gzip, deflate, br, zstd", "br", brotli.compress(b"from the br twin")),
+        ("gzip;q=1.0, br;q=0", "gzip", gzip.compress(b"from the gz twin", mtime=0)),
+        ("identity", None, b"\0asm"),
+    ],
+)
+async def test_a_precompressed_twin_is_sent_to_a_browser_that_accepts_it(
+    make_app: AppFactory, root: Path, accept: str, encoding: str | None, body: bytes
+) -> None:
+    _twins(root, WASM.lstrip("/"))
+    headers, sent = await _get(make_app(root=root), WASM, **{"Accept-Encoding": accept})
+    assert headers.get("content-encoding") == encoding
+    assert sent == body
+    assert headers["content-type"] == "application/wasm"
+    assert headers["vary"] == "Accept-Encoding"
+    assert "max-age=31536000" in headers["cache-control"]
+
+
+async def test_a_twin_older_than_its_file_is_stale_and_never_sent(
+    make_app: AppFactory, root: Path
+) -> None:
+    _twins(root, WASM.lstrip("/"))
+    for suffix in (".br", ".gz"):
+        os.utime(root / (WASM.lstrip("/") + suffix), (1, 1))
+    headers, sent = await _get(make_app(root=root), WASM, **{"Accept-Encoding": "gzip, br"})
+    assert "content-encoding" not in headers
+    assert sent == b"\0asm"
+
+
+async def test_a_byte_range_is_a_range_of_the_plain_file(make_app: AppFactory, root: Path) -> None:
+    _twins(root, WASM.lstrip("/"))
+    async with client_for(make_app(root=root)) as client:
+        response = await client.get(WASM, headers={"Accept-Encoding": "br", "Range": "bytes=1-3"})
+    assert response.status_code == 206
+    assert "content-encoding" not in response.headers
+    assert response.content == b"asm"
+
+
+async def test_the_apps_own_files_are_gzipped_once_per_version(
+    make_app: AppFactory, root: Path
+) -> None:
+    module = root / "app" / "main.py"
+    module.write_text("print('hi')\n" * 200)
+    app = make_app(root=root)
+    headers, sent = await _get(app, "/app/main.py", **{"Accept-Encoding": "gzip, br"})
+    assert headers["content-encoding"] == "gzip"
+    assert headers["cache-control"] == "no-cache"
+    assert gzip.decompress(sent) == module.read_bytes()
+    async with client_for(app) as client:
+        again = await client.get("/app/main.py", headers={"If-None-Match": headers["etag"]})
+        assert again.status_code == 304
+        module.write_text("print('changed')\n" * 200)
+        os.utime(module, ns=(module.stat().st_mtime_ns + 10**9,) * 2)
+        changed = await client.get("/app/main.py", headers={"If-None-Match": headers["etag"]})
+    assert changed.status_code == 200
+    assert changed.text == module.read_text()
+
+
+async def test_a_tiny_file_is_sent_as_it_is(make_app: AppFactory, root: Path) -> None:
+    headers, sent = await _get(make_app(root=root), "/app/main.py", **{"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in headers
+    assert sent == b"print('hi')\n"
 
 
 async def test_no_cors_headers_unless_configured(make_app: AppFactory) -> None:

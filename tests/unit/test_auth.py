@@ -21,10 +21,10 @@ from app.auth import (
     refresh_after,
     ticket_url,
 )
-from app.client import HTTPStatus, StreamRequest, get_url, stream_query
-from app.protocol import AnswerFailed, Done, ProtocolError, StreamError, Token
-from app.retry import RetryPolicy
-from app.sse import ServerSentEvent
+from streamchat.client import HTTPStatus, StreamRequest, get_url, stream_query
+from streamchat.protocol import AnswerFailed, Done, ProtocolError, StreamError, Token
+from streamchat.retry import RetryPolicy
+from streamchat.sse import ServerSentEvent
 from tests.unit.test_client import Attempt, FakeTransport, done, token
 
 pytestmark = pytest.mark.anyio

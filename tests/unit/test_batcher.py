@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.batcher import FrameBatcher, FramePacer
+from streamchat.batcher import FrameBatcher, FramePacer
 
 
 def test_take_returns_everything_added_since_the_last_take() -> None:

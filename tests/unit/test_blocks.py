@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.blocks import Fence, is_list_item, opening_fence, split_blocks
-from app.render import render_block
+from streamchat.blocks import Fence, is_list_item, opening_fence, split_blocks
+from streamchat.render import render_block
 from tests.unit.test_render import parse
 
 CORPUS = Path(__file__).parent / "corpus"

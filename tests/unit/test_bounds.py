@@ -30,18 +30,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown.treeprocessors import InlineProcessor as StockInline
 
-import app.render as render_module
-import app.stream_render as stream_module
-from app.heal import heal
-from app.md_inline import BoundedInline
-from app.md_syntax import (
+import streamchat.render as render_module
+import streamchat.stream_render as stream_module
+from streamchat.heal import heal
+from streamchat.md_inline import BoundedInline
+from streamchat.md_syntax import (
     MATH,
     MAX_ELEMENT_DEPTH,
     MAX_NESTING,
     MAX_WORD_CHARS,
     PLAIN_PIECE_CHARS,
 )
-from app.protocol import (
+from streamchat.protocol import (
     MAX_CITATION_TITLE_CHARS,
     MAX_CITATION_URL_CHARS,
     MAX_CITATIONS,
@@ -52,8 +52,8 @@ from app.protocol import (
     load_json,
     parse_message,
 )
-from app.render import configure, find_limit, render_markdown, render_parts
-from app.stream_render import AppendBlock, ReplaceBlock, SetTail, StreamRenderer
+from streamchat.render import configure, find_limit, render_markdown, render_parts
+from streamchat.stream_render import AppendBlock, ReplaceBlock, SetTail, StreamRenderer
 from tests.unit.test_render import Element, parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,7 +174,7 @@ def test_scanning_in_c_is_linear_too(unit: str) -> None:
 
 
 def test_math_is_found_as_the_regex_finds_it() -> None:
-    from app.md_syntax import find_math
+    from streamchat.md_syntax import find_math
 
     for text in [
         "$a$ $$b$$ \\[c\\] \\(d\\)",
@@ -348,7 +348,7 @@ def depth(element: Element) -> int:
 
 def fresh_render() -> str:
     """NORMAL rendered in a new process, where nothing has happened before."""
-    code = "import sys; from app.render import render_markdown; "
+    code = "import sys; from streamchat.render import render_markdown; "
     code += f"sys.stdout.write(render_markdown({NORMAL!r}, {{'1': '#s1'}}))"
     return subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True

@@ -17,8 +17,8 @@ from app.chat import (
     thought_text,
     usage_text,
 )
-from app.client import HistoryItem
-from app.protocol import Citation, Context, Usage
+from streamchat.client import HistoryItem
+from streamchat.protocol import Citation, Context, Usage
 
 
 def test_history_holds_the_earlier_turns_only() -> None:

@@ -19,7 +19,7 @@ from app.citation_cards import (
     source_for,
     tab_stops,
 )
-from app.protocol import Citation, Usage
+from streamchat.protocol import Citation, Usage
 
 SSE = Citation(
     "1", "HTML Standard", "https://html.spec.whatwg.org/multipage/server-sent-events.html"

@@ -1,4 +1,4 @@
-"""app.client: one answer over a scripted transport: retries, resume, stalls, stop."""
+"""streamchat.client: one answer over a scripted transport: retries, resume, stalls, stop."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from app.client import (
+from streamchat.client import (
     BadContentType,
     ConnectionFailed,
     Cursor,
@@ -28,7 +28,7 @@ from app.client import (
     post_body,
     stream_query,
 )
-from app.protocol import (
+from streamchat.protocol import (
     AnswerFailed,
     AnswerRefused,
     Citation,
@@ -46,9 +46,9 @@ from app.protocol import (
     Token,
     Usage,
 )
-from app.protocol import Reasoning as ReasoningMessage
-from app.retry import RetryPolicy
-from app.sse import ServerSentEvent
+from streamchat.protocol import Reasoning as ReasoningMessage
+from streamchat.retry import RetryPolicy
+from streamchat.sse import ServerSentEvent
 
 REQUEST = StreamRequest(endpoint="https://api.example/sse", question="Why?", rid="rid-1")
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import markdown
 import pytest
 
-from app.render import is_allowed_url, render_markdown
+from streamchat.render import is_allowed_url, render_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 FAILURES = Path(__file__).with_name("conformance_failures.txt")

@@ -1,4 +1,4 @@
-"""tools/dist.py: the built site's layout, its URLs, its version, its .gz twins and its headers.
+"""tools/dist.py: the built site's layout, its URLs, its version, its twins and its headers.
 
 The browser proves the site works (tests/browser/test_dist.py); these tests pin down why:
 every URL is relative and names a file of the build, and what can change is versioned.
@@ -12,8 +12,10 @@ import re
 import shutil
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
+import brotli  # type: ignore[import-untyped]
 import pytest
 
 # tools/ holds scripts, not a package: mypy and this test both know tools/dist.py as `dist`.
@@ -29,6 +31,7 @@ from dist import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+TWINS = {".br": brotli.decompress, ".gz": gzip.decompress}
 pytestmark = pytest.mark.skipif(
     not (ROOT / "static" / "vendor" / "pyodide").is_dir(),
     reason="static/vendor/ is missing: run `make setup`",
@@ -51,7 +54,8 @@ def _urls(html: str) -> list[str]:
 
 def test_only_the_entry_points_are_outside_the_versioned_directory(site: Build) -> None:
     top = sorted(path.name for path in site.out.iterdir())
-    assert top == ["embed.js", "embed.js.gz", "index.html", "v"]
+    entry_points = ["embed.js", "index.html"]
+    assert top == sorted([*entry_points, *(f"{n}{s}" for n in entry_points for s in TWINS), "v"])
     assert [path.name for path in (site.out / "v").iterdir()] == [site.version]
     assert re.fullmatch(r"[0-9a-f]{12}", site.version)
 
@@ -105,15 +109,24 @@ def test_the_one_config_file_carries_the_back_end_and_the_allowed_hosts(site: Bu
     assert config["transport"] == json.loads(_source_config())["transport"]
 
 
-def test_gz_twins_hold_the_same_bytes_and_exist_only_where_they_pay(site: Build) -> None:
-    twins = list(site.out.rglob("*.gz"))
-    names = {twin.name for twin in twins}
-    assert "pyodide.asm.wasm.gz" in names
-    assert "pyodide.asm.mjs.gz" in names
-    # Deflated already: a second copy would save ~2%.
-    assert not any(name.endswith((".whl.gz", ".zip.gz")) for name in names)
-    for twin in twins:
-        assert gzip.decompress(twin.read_bytes()) == twin.with_suffix("").read_bytes()
+def test_twins_hold_the_same_bytes_and_exist_only_where_they_pay(site: Build) -> None:
+    for suffix, decompress in TWINS.items():
+        twins = list(site.out.rglob(f"*{suffix}"))
+        names = {twin.name for twin in twins}
+        for name in ("pyodide.asm.wasm", "pyodide.asm.mjs", "python_stdlib.zip", "main.py"):
+            assert name + suffix in names
+        assert "icon.svg" + suffix not in names, "too small to pay"
+        for twin in twins:
+            assert decompress(twin.read_bytes()) == twin.with_suffix("").read_bytes()
+            assert len(twin.read_bytes()) <= 0.9 * twin.with_suffix("").stat().st_size
+
+
+def test_zips_are_stored_so_that_the_transfer_compresses_them_whole(site: Build) -> None:
+    archives = [*site.out.rglob("*.whl"), *site.out.rglob("*.zip")]
+    assert len(archives) >= 2
+    for archive in archives:
+        with zipfile.ZipFile(archive) as opened:
+            assert {member.compress_type for member in opened.infolist()} == {zipfile.ZIP_STORED}
 
 
 def test_the_version_is_the_content(site: Build, tmp_path: Path) -> None:
@@ -123,6 +136,7 @@ def test_the_version_is_the_content(site: Build, tmp_path: Path) -> None:
     for name in ("index.html", "pyscript.toml"):
         shutil.copy2(ROOT / name, source / name)
     shutil.copytree(ROOT / "app", source / "app")
+    shutil.copytree(ROOT / "streamchat", source / "streamchat")
     shutil.copytree(ROOT / "static", source / "static")
     (source / "static" / "style.css").write_text("body { color: teal; }\n")
     changed = build_site(tmp_path / "changed", source=source, gzip_level=0)
@@ -135,6 +149,7 @@ def test_a_missing_file_stops_the_build(tmp_path: Path) -> None:
     (source / "index.html").write_text(html)
     shutil.copy2(ROOT / "pyscript.toml", source / "pyscript.toml")
     shutil.copytree(ROOT / "app", source / "app")
+    shutil.copytree(ROOT / "streamchat", source / "streamchat")
     shutil.copytree(ROOT / "static", source / "static", ignore=shutil.ignore_patterns("*.wasm"))
     with pytest.raises(BuildError, match=r"static/gone\.css"):
         build_site(tmp_path / "out", source=source, gzip_level=0)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.blocks import opening_fence, split_blocks
-from app.heal import heal
-from app.render import render_markdown
+from streamchat.blocks import opening_fence, split_blocks
+from streamchat.heal import heal
+from streamchat.render import render_markdown
 from tests.unit.test_render import parse, visible_text
 
 CORPUS = Path(__file__).parent / "corpus"

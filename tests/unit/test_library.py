@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.chat import Conversation
 from app.library import Summary, export_markdown, file_name, matches, record_for, title_for
-from app.protocol import Citation
+from streamchat.protocol import Citation
 
 
 def conversation(*questions: str) -> Conversation:

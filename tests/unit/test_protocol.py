@@ -1,4 +1,4 @@
-"""app.protocol: the messages an event's data carries, and the errors an answer ends with."""
+"""streamchat.protocol: the messages an event's data carries, and the errors an answer ends with."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.protocol import (
+from streamchat.protocol import (
     AnswerRefused,
     Citation,
     Citations,

@@ -41,9 +41,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.blocks import split_blocks
-from app.heal import heal
-from app.render import is_allowed_url, render_block, render_markdown, render_parts
+from streamchat.blocks import split_blocks
+from streamchat.heal import heal
+from streamchat.render import is_allowed_url, render_block, render_markdown, render_parts
 
 CORPUS = Path(__file__).parent / "corpus"
 CITATIONS = {"1": "#a1-source-1", "2": "#a1-source-2", "3": "#a1-source-3"}
@@ -751,7 +751,7 @@ def test_render_imports_without_yaml() -> None:
     # The page has no PyYAML: pymdownx.blocks imports it, so we must never import that.
     code = (
         "import sys; sys.modules['yaml'] = None\n"
-        "from app.render import render_markdown\n"
+        "from streamchat.render import render_markdown\n"
         "print(render_markdown('```py\\nx\\n```\\n- [ ] a ~~b~~ https://x.example'))\n"
         "assert 'pymdownx.blocks' not in sys.modules\n"
     )

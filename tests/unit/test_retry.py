@@ -1,4 +1,4 @@
-"""app.retry: back-off with jitter, the server's hints, and stall detection, on a fake clock."""
+"""streamchat.retry: back-off with jitter and the server's hints, on a fake clock."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from app.retry import RetryPolicy, is_retryable_status, parse_retry_after, retry_delay
+from streamchat.retry import RetryPolicy, is_retryable_status, parse_retry_after, retry_delay
 
 POLICY = RetryPolicy()
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()

@@ -1,4 +1,4 @@
-"""app.sse: the HTML Standard's event-stream interpretation, however the bytes are split."""
+"""streamchat.sse: the HTML Standard's event-stream interpretation, however the bytes are split."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.sse import ServerSentEvent, SSEDecoder
+from streamchat.sse import ServerSentEvent, SSEDecoder
 
 
 def message(data: str, id: str = "", event: str = "message") -> ServerSentEvent:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.md_extensions import Definition
-from app.render import RenderedBlock, render_markdown, render_parts
-from app.stream_render import (
+from streamchat.md_extensions import Definition
+from streamchat.render import RenderedBlock, render_markdown, render_parts
+from streamchat.stream_render import (
     AppendBlock,
     AppendTail,
     Patch,
@@ -43,7 +44,7 @@ class Page:
                 self.tail = patch.html
             elif isinstance(patch, AppendTail):
                 # As the page does it: after the last text, inside every element that ends
-                # there (independently of app.tail_append's narrower rule).
+                # there (independently of streamchat.tail_append's narrower rule).
                 end = TRAILING_TAGS.search(self.tail)
                 assert end is not None
                 text = html.escape(patch.text, quote=False)
@@ -57,20 +58,40 @@ class Page:
 
 
 def stream(
-    text: str, cuts: list[int], citations: Mapping[str, str] | None, *, check_steps: bool
+    text: str,
+    cuts: list[int],
+    citations: Mapping[str, str] | None,
+    *,
+    check_steps: bool,
+    colour_later: bool = False,
 ) -> Page:
-    renderer = StreamRenderer()
+    """With `colour_later`, the blocks are coloured (`colour_next`) before each check, and
+    the last piece of text is given to `finish` rather than fed, as the page does."""
+    renderer = StreamRenderer(colour_later=colour_later)
     page = Page()
     positions = sorted({cut for cut in cuts if 0 < cut < len(text)})
-    for start, end in zip([0, *positions], [*positions, len(text)], strict=True):
-        page.apply(renderer.feed(text[start:end]))
+    pieces = [
+        text[start:end] for start, end in zip([0, *positions], [*positions, len(text)], strict=True)
+    ]
+    last = pieces.pop() if colour_later else ""
+    for end, piece in zip(itertools.accumulate(map(len, pieces)), pieces, strict=True):
+        page.apply(renderer.feed(piece))
+        if colour_later:
+            colour_all(renderer, page)
         assert page.blocks == renderer.blocks_html
         assert page.tail == renderer.tail_html
         if check_steps:
             assert page.html == render_markdown(text[:end], streaming=True)
-    page.apply(renderer.finish(citations))
+    page.apply(renderer.finish(citations, last))
+    colour_all(renderer, page)
     assert renderer.text == text
     return page
+
+
+def colour_all(renderer: StreamRenderer, page: Page) -> None:
+    while renderer.uncoloured:
+        page.apply(renderer.colour_next())
+    assert renderer.colour_next() == []
 
 
 @pytest.mark.parametrize(
@@ -94,6 +115,22 @@ def test_any_chunking_ends_in_the_whole_answer_html(
     text = ANSWERS[name]
     citations = CITATIONS if cite else None
     page = stream(text, [int(f * len(text)) for f in fractions], citations, check_steps=False)
+    assert page.html == render_markdown(text, citations)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(sorted(ANSWERS)),
+    fractions=st.lists(st.floats(min_value=0, max_value=1), max_size=30),
+    cite=st.booleans(),
+)
+def test_colouring_later_and_finishing_with_the_rest_end_in_the_whole_answer_html(
+    name: str, fractions: list[float], cite: bool
+) -> None:
+    text = ANSWERS[name]
+    citations = CITATIONS if cite else None
+    cuts = [int(f * len(text)) for f in fractions]
+    page = stream(text, cuts, citations, check_steps=False, colour_later=True)
     assert page.html == render_markdown(text, citations)
 
 
@@ -176,7 +213,7 @@ def test_cost_of_a_feed_does_not_grow_with_the_answer() -> None:
 
 
 def renderer_blocks(text: str) -> list[str]:
-    from app.blocks import split_blocks
+    from streamchat.blocks import split_blocks
 
     blocks, tail = split_blocks(text)
     return [*blocks, tail]
@@ -326,4 +363,52 @@ def test_a_code_block_closed_in_the_tail_is_coloured_when_it_finishes(chunks: li
     assert page.html == render_markdown(text, streaming=True)
     page.apply(renderer.finish())
     assert page.html == render_markdown(text)
-    assert '<span class="k' in page.html
+    assert '<pre tabindex="0"><span' in page.html
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        ["Here:\n\n```python\ndef f(): pass\n```", "\n\nRun it."],
+        ["```python\ndef f(): pass\n```\n", "\nRun it."],
+        ["Text\n\n```js\nlet a = 1\n", "```", "\n\nMore"],
+    ],
+)
+def test_code_finished_while_colouring_later_is_appended_plain_then_coloured(
+    chunks: list[str],
+) -> None:
+    renderer = StreamRenderer(colour_later=True)
+    page = Page()
+    for chunk in chunks:
+        page.apply(renderer.feed(chunk))
+    page.apply(renderer.finish())
+    assert renderer.uncoloured == 1
+    assert '<div class="code-block"' in page.html
+    assert '<pre tabindex="0"><span' not in page.html, "appended coloured"
+    patches = renderer.colour_next()
+    assert [type(patch) for patch in patches] == [ReplaceBlock]
+    page.apply(patches)
+    assert '<pre tabindex="0"><span' in page.html
+    assert (renderer.uncoloured, page.html) == (0, render_markdown("".join(chunks)))
+
+
+def test_finishing_with_the_rest_renders_the_last_block_once() -> None:
+    rendered: list[str] = []
+
+    def counting(
+        block: str,
+        citations: Mapping[str, str] | None = None,
+        references: Mapping[str, Definition] | None = None,
+        *,
+        highlight: bool = True,
+    ) -> RenderedBlock:
+        rendered.append(block)
+        return render_parts(block, citations, references, highlight=highlight)
+
+    renderer = StreamRenderer(counting, colour_later=True)
+    page = Page()
+    page.apply(renderer.feed("First paragraph.\n\n| a | b |\n|---|---|\n| 1 |"))
+    rendered.clear()
+    page.apply(renderer.finish(None, " 2 |\n"))
+    assert rendered == ["| a | b |\n|---|---|\n| 1 | 2 |\n"], "the tail was rendered first"
+    assert page.html == render_markdown("First paragraph.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")

@@ -1,0 +1,52 @@
+"""`window.streamchatEventSource`, the buffered EventSource that `streamchat.browser.eventsource`
+reads, defined from Python for a page that does not load static/eventsource.js.
+
+The page loads the helper as a script; any other page gets the same JavaScript from here,
+compiled with `Function` (PyScript pages allow it: PyScript itself needs `'unsafe-eval'`).
+Keep HELPER_BODY in step with static/eventsource.js.
+"""
+
+from __future__ import annotations
+
+import js  # type: ignore[import-not-found]
+
+__all__ = ["HELPER_BODY", "ensure_eventsource_helper"]
+
+#: The body of static/eventsource.js's `(url) => {...}`: events wait in a plain array and
+#: Python takes them all at once, so the cost of crossing into Python is per batch.
+HELPER_BODY = """
+const native = new EventSource(url);
+let items = [];
+let wake = null;
+const push = (kind, value, id) => {
+  items.push(kind, value, id);
+  if (wake !== null) {
+    const resolve = wake;
+    wake = null;
+    resolve();
+  }
+};
+native.addEventListener("message", (event) => push("message", event.data, event.lastEventId));
+native.addEventListener("open", () => push("open", null, null));
+native.addEventListener("error", () => push("error", native.readyState, null));
+return {
+  native,
+  ready: () =>
+    items.length > 0 ? Promise.resolve() : new Promise((resolve) => { wake = resolve; }),
+  take: () => {
+    const taken = items;
+    items = [];
+    return taken;
+  },
+  close: () => {
+    native.close();
+    items = [];
+  },
+};
+"""
+
+
+def ensure_eventsource_helper() -> None:
+    """Define `window.streamchatEventSource` unless the page already has it."""
+    if not getattr(js.window, "streamchatEventSource", None):
+        js.window.streamchatEventSource = js.Function.new("url", HELPER_BODY)
