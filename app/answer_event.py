@@ -1,9 +1,11 @@
-"""What the page tells the widget's host when an answer ends (plain Python, tested in CPython).
+"""What the page tells the scripts beside it about its answers (plain Python, tested in CPython).
 
-app/browser/events.py dispatches it as the DOM event `streamchat:answer` on `document`;
-static/bridge.js forwards it to the host as its `answer` (or `error`) message
-(docs/embedding.md). It comes from the answer's state, not from the DOM: `markdown` is the
-answer's text as the model wrote it, blocks apart, never the rendered text run together.
+app/browser/events.py dispatches these as DOM events on `document`: `streamchat:answer-started`
+when an answer starts streaming, `streamchat:answer-changed` when its text has changed (at
+most once a frame), and `streamchat:answer` when it ends (done, stopped or failed).
+static/bridge.js forwards them to the widget's host (docs/embedding.md). They come from the
+answer's state, not from the DOM: `markdown` is the answer's text as the model wrote it,
+blocks apart, never the rendered text run together.
 """
 
 from __future__ import annotations
@@ -13,10 +15,25 @@ from typing import Any
 from app.chat import Turn
 from app.citation_cards import source_for
 
-__all__ = ["ANSWER_EVENT", "answer_detail"]
+__all__ = [
+    "ANSWER_CHANGED_EVENT",
+    "ANSWER_EVENT",
+    "ANSWER_STARTED_EVENT",
+    "answer_detail",
+    "streaming_detail",
+]
 
-#: The DOM event's name.
+#: The DOM events' names: an answer ended; started; changed while it streams.
 ANSWER_EVENT = "streamchat:answer"
+ANSWER_STARTED_EVENT = "streamchat:answer-started"
+ANSWER_CHANGED_EVENT = "streamchat:answer-changed"
+
+
+def streaming_detail(turn: Turn) -> dict[str, str]:
+    """The `detail` of the started and changed events: `{state: "streaming", question,
+    markdown}`, the markdown so far (a continued or resumed answer's starts with its earlier
+    text)."""
+    return {"state": "streaming", "question": turn.question, "markdown": turn.answer}
 
 
 def answer_detail(turn: Turn) -> dict[str, Any]:

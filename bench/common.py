@@ -19,19 +19,13 @@ import httpx
 import psutil  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# The flags measured to work on this closed network (shared/FACTS.md); without the
-# background-networking ones Chromium keeps dialling hosts that are refused.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# tools/ holds scripts, not a package: tools/chromium.py is `chromium` here, as for mypy.
+sys.path.insert(0, str(ROOT / "tools"))
+import chromium  # noqa: E402
+
+CHROMIUM = chromium.CHROMIUM
+#: The shared flags (tools/chromium.py), headless.
+CHROMIUM_ARGS = ["--headless", *chromium.CHROMIUM_ARGS]
 READY = "html[data-app-state=ready]"
 #: The page allows 4,000-character questions (#chat-config); the 20 KB answer is asked as
 #: one, as the back end's --max-question-chars 40000 allows. The page's Python reads the

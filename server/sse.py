@@ -28,11 +28,6 @@ def format_json_event(payload: object, id: int | None = None) -> str:
     return format_event(json.dumps(payload, ensure_ascii=False, separators=(",", ":")), id=id)
 
 
-def format_comment(text: str = "") -> str:
-    """A comment, which clients ignore: used as a keep-alive `: ping`."""
-    return "".join(f": {line}\n" if line else ":\n" for line in _LINE_BREAK.split(text)) + "\n"
-
-
 def format_retry(milliseconds: int) -> str:
     """Sets the client's reconnection time; the blank line after it dispatches nothing."""
     if milliseconds < 0:

@@ -23,6 +23,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import NotModifiedResponse, PathLike, StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from server.media_types import MEDIA_TYPES
+
 #: App files change with every edit: the browser must revalidate them (ETag makes it cheap).
 NO_CACHE = "no-cache"
 #: Vendored files (Pyodide, PyScript, wheels) change only when tools/vendor.py pins a new
@@ -37,24 +39,10 @@ MEMORY_MIN_BYTES = 1_000
 #: … and at most this big (the vendored ones have twins on disk).
 MEMORY_MAX_BYTES = 2_000_000
 
-# Some systems' /etc/mime.types lack these or map .js to a legacy type; browsers refuse
-# module scripts and streaming WebAssembly compilation under the wrong type.
-_TYPES = {
-    ".js": "text/javascript",
-    ".mjs": "text/javascript",
-    ".wasm": "application/wasm",
-    ".toml": "application/toml",
-    ".py": "text/x-python",
-    ".whl": "application/zip",
-    ".zip": "application/zip",
-    ".json": "application/json",
-    ".map": "application/json",
-}
-
 
 def register_types() -> None:
     """Registers the MIME types the page needs (process-wide, as `mimetypes` is)."""
-    for suffix, media_type in _TYPES.items():
+    for suffix, media_type in MEDIA_TYPES.items():
         mimetypes.add_type(media_type, suffix)
 
 

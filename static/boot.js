@@ -1,19 +1,29 @@
-// Runs before first paint, while the Python runtime loads: the theme, the toggle, real loading
-// progress, a question asked before Python is ready, and a visible failure if it never is.
-// Everything else is Python (app/main.py); this file stays small and dependency-free.
+// Runs before first paint, while the Python runtime loads: the page's load state, its theme,
+// Enter-to-send, and the hand-over of what is given to the page before Python can take it
+// (questions, access tokens). Everything else is Python (app/main.py); this file stays small
+// and dependency-free, and it is the one place for each of these concerns: static/bridge.js
+// (the widget's side of the page) uses them rather than doing them again.
 (function () {
   "use strict";
   var root = document.documentElement;
-  var pending = null; // the question sent before the runtime was ready
+  var params = new URLSearchParams(location.search);
+  // Framed by the widget (static/embed.js): the host chooses the theme (?theme=), and
+  // ?embed=1 is a hook for the stylesheet, whose top bar then keeps only what the widget's
+  // panel lacks: the conversations drawer and New chat (static/style.css).
+  var framed = window.parent !== window;
+  if (framed && params.get("embed") === "1") root.dataset.embed = "1";
 
-  // Theme: the stored choice, else the system's; the toggle works before Python is ready.
+  // Theme: "light", "dark" or "auto" (the system's). The reader's stored choice, else the
+  // system's; in the widget, the host's choice. The toggle works before Python is ready.
+  var wanted = "auto";
   function storedTheme() {
     try { return localStorage.getItem("theme"); } catch (e) { return null; }
   }
   function systemTheme() {
     return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
   }
-  function applyTheme(theme) {
+  function applyTheme() {
+    var theme = wanted === "auto" ? systemTheme() : wanted;
     root.dataset.theme = theme;
     var toggle = document.querySelector("[data-action=toggle-theme]");
     if (toggle) {
@@ -22,79 +32,113 @@
       toggle.setAttribute("aria-pressed", theme === "dark" ? "true" : "false");
     }
   }
-  var chosen = storedTheme();
-  applyTheme(chosen === "dark" || chosen === "light" ? chosen : systemTheme());
+  function setTheme(theme) {
+    if (theme !== "light" && theme !== "dark" && theme !== "auto") return;
+    wanted = theme;
+    applyTheme();
+  }
+  setTheme(storedTheme());
+  if (framed) setTheme(params.get("theme") || "auto");
+  applyTheme();
   if (window.matchMedia) {
-    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", function () {
-      var stored = storedTheme();
-      if (stored !== "dark" && stored !== "light") applyTheme(systemTheme());
-    });
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", applyTheme);
+  }
+  // For static/bridge.js: the widget's host changed the theme.
+  window.streamchatSetTheme = setTheme;
+
+  // What is handed to the page before Python can take it waits here, in order, until
+  // app/main.py registers its receiver (and then goes straight to it).
+  function handOver() {
+    var waiting = [], receiver = null;
+    return {
+      post: function (value) { if (receiver) receiver(value); else waiting.push(value); },
+      receive: function (take) {
+        receiver = take;
+        waiting.splice(0).forEach(function (value) { take(value); });
+      },
+      waiting: function () { return waiting.length > 0; },
+    };
   }
 
-  function banner() { return document.querySelector("[data-role=load-banner]"); }
-
-  function fail(reason) {
-    if (root.dataset.appState !== "loading") return;
-    root.dataset.appState = "failed";
-    var box = banner();
-    if (box) {
-      box.textContent = "The chat could not start: " + reason +
-        " Reload the page to try again; if it keeps failing, the site may be updating.";
-      box.setAttribute("role", "alert");
-      box.removeAttribute("aria-hidden");
-    }
-  }
-  // Exposed so that app/main.py reports its own start-up errors the same way.
-  window.streamchatFail = fail;
-  // app/main.py takes the question asked while it loaded, once, when it is ready.
-  window.streamchatTakePending = function () { var q = pending; pending = null; return q; };
+  // Questions: the reader's, sent while the runtime loads, and the widget host's
+  // (static/bridge.js). app/main.py asks each in turn, when no answer is streaming.
+  var questions = handOver();
+  window.streamchatAsk = function (question) { questions.post(question); };
+  window.streamchatReceiveQuestions = function (receiver) {
+    if (questions.waiting()) pendingNote().hidden = true; // the page is ready: they are sent
+    questions.receive(receiver);
+  };
+  function pendingNote() { return document.querySelector("[data-role=pending]"); }
 
   // Sign-in (docs/security.md): the page's own scripts, or the widget's host through
   // bridge.js, hand over an access token with window.streamchat.setToken(token) (null forgets
   // it), at any time, even before the runtime has loaded. The token is kept in this closure,
   // not on window, until app/browser/auth.py takes it and every later one.
-  var tokens = { waiting: undefined, receiver: null };
+  var tokens = handOver();
   window.streamchat = window.streamchat || {};
   window.streamchat.setToken = function (token) {
     if (token !== null && (typeof token !== "string" || !token)) {
       console.warn("streamchat: setToken takes an access token (a string), or null to forget it.");
       return;
     }
-    if (tokens.receiver) tokens.receiver(token);
-    else tokens.waiting = token;
+    tokens.post(token);
   };
-  window.streamchatReceiveTokens = function (receiver) {
-    tokens.receiver = receiver;
-    if (tokens.waiting !== undefined) receiver(tokens.waiting);
-    tokens.waiting = undefined;
-  };
+  window.streamchatReceiveTokens = function (receiver) { tokens.receive(receiver); };
 
-  function loading() { return root.dataset.appState === "loading"; }
+  function banner() { return document.querySelector("[data-role=load-banner]"); }
+
+  // The load state, html[data-app-state]: "loading", then "ready" (app/main.py says so) or
+  // "failed" (here, or app/main.py's own start-up errors), once. Each change is also an event
+  // on document, "streamchat:ready" or "streamchat:failed" ({message}), for static/bridge.js,
+  // and window.streamchatLoadState() says where it is for a script that comes later.
+  var load = { state: "loading", message: "" };
+  function loading() { return load.state === "loading"; }
+  function settle(state, message) {
+    load = { state: state, message: message };
+    root.dataset.appState = state;
+    document.dispatchEvent(new CustomEvent("streamchat:" + state, { detail: { message: message } }));
+  }
+  function fail(reason) {
+    if (!loading()) return;
+    var message = "The chat could not start: " + reason +
+      " Reload the page to try again; if it keeps failing, the site may be updating.";
+    var box = banner();
+    if (box) {
+      box.textContent = message;
+      box.setAttribute("role", "alert");
+      box.removeAttribute("aria-hidden");
+    }
+    settle("failed", message);
+  }
+  window.streamchatFail = fail;
+  window.streamchatReady = function () { if (loading()) settle("ready", ""); };
+  window.streamchatLoadState = function () { return { state: load.state, message: load.message }; };
 
   document.addEventListener("DOMContentLoaded", function () {
-    applyTheme(root.dataset.theme);
+    applyTheme();
     document.querySelector("[data-action=toggle-theme]").addEventListener("click", function () {
       var next = root.dataset.theme === "dark" ? "light" : "dark";
-      applyTheme(next);
+      setTheme(next);
       try { localStorage.setItem("theme", next); } catch (e) { /* storage may be blocked */ }
     });
     var form = document.querySelector("form[data-role=ask]");
     var textarea = form.querySelector("textarea[name=question]");
-    // Until Python takes over, Enter sends and a sent question waits for the runtime.
+    // Enter sends, Shift+Enter adds a line (and Enter while an input method composes is its).
     textarea.addEventListener("keydown", function (event) {
-      if (loading() && event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         form.requestSubmit();
       }
     });
+    // Until Python takes over, a sent question waits for the runtime (then app/main.py sends).
     form.addEventListener("submit", function (event) {
       if (!loading()) return;
       event.preventDefault();
       var question = textarea.value.trim();
       if (!question) return;
-      pending = question;
+      questions.post(question);
       textarea.value = "";
-      var note = document.querySelector("[data-role=pending]");
+      var note = pendingNote();
       note.textContent = "“" + question + "” will be sent as soon as the page is ready.";
       note.hidden = false;
     });

@@ -1,7 +1,10 @@
 // The page's side of the widget (static/embed.js is the host page's side; docs/embedding.md).
-// Plain JavaScript on the page's stable hooks (docs/contract.md §2), so it needs no Python and
-// works while the runtime loads. It does nothing unless the page is framed by a host page whose
-// origin is listed in "embedHostOrigins" of the page's #chat-config.
+// Glue only: it forwards what the page says (static/boot.js: ready or failed; app/main.py:
+// the `streamchat:answer` event, with the answer's markdown) to the host, and what the host
+// asks to the page (questions, theme, token, focus), through static/boot.js's hand-overs. It
+// reads nothing back from the page's DOM, and works while the runtime loads. It does nothing
+// unless the page is framed by a host page whose origin is listed in "embedHostOrigins" of
+// the page's #chat-config.
 //
 // Handshake: when the frame has loaded, embed.js posts {streamchat: "connect"} with a
 // MessagePort, targeted at this page's exact origin. It is accepted only from window.parent and
@@ -9,42 +12,11 @@
 // port, which no other window can post to. Anything else that arrives is ignored.
 (function () {
   "use strict";
-  // Where the browser denies this document storage (a third-party iframe when third-party
-  // cookies are blocked: incognito windows, strict privacy settings), reading localStorage or
-  // sessionStorage throws and indexedDB.open fails, and PyScript, which opens an IndexedDB
-  // package cache on every start, cannot start at all. Then the page gets memory-only
-  // stand-ins: nothing outlives the page, everything else works. This runs before PyScript,
-  // whose module script comes later in the document.
-  if (storageDenied()) {
-    replace("localStorage", memoryStorage());
-    replace("sessionStorage", memoryStorage());
-    replace("indexedDB", memoryIndexedDB());
-  }
   if (window.parent === window) return;
 
-  var root = document.documentElement;
-  var params = new URLSearchParams(location.search);
   var allowed = allowedHostOrigins();
   var port = null;
-  var questions = []; // asked by the host, waiting for the page to be ready and idle
   var told = { ready: false, failed: false };
-  var theme = "auto";
-  var MAX_QUESTION = 10000;
-
-  if (params.get("embed") === "1") {
-    // A hook for the page's stylesheet. The widget's panel has its own title bar and close
-    // button, and the host chooses the theme, so the page's top bar keeps only what the panel
-    // lacks: the conversations drawer and New chat (static/style.css).
-    root.dataset.embed = "1";
-  }
-  setTheme(params.get("theme") || "auto");
-  if (window.matchMedia) {
-    // Registered after boot.js's own listener, so a theme the host chose survives a change
-    // of the system's scheme.
-    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", function () {
-      setTheme(theme);
-    });
-  }
 
   window.addEventListener("message", function (event) {
     var data = event.data;
@@ -64,7 +36,13 @@
     port = offered;
     port.onmessage = function (message) { command(message.data); };
     post({ type: "connected" });
-    update();
+    loaded(window.streamchatLoadState());
+  });
+
+  // The page's load state (static/boot.js), now and as it changes.
+  document.addEventListener("streamchat:ready", function () { loaded({ state: "ready" }); });
+  document.addEventListener("streamchat:failed", function (event) {
+    loaded({ state: "failed", message: event.detail && event.detail.message });
   });
 
   // The page (app/browser/events.py) says when an answer ends, with the answer's own state:
@@ -85,35 +63,22 @@
     }
   });
 
-  new MutationObserver(update).observe(root, {
-    subtree: true,
-    childList: true,
-    attributes: true,
-    attributeFilter: ["data-state", "data-app-state"],
-  });
-
-  // Escape asks the host to close the widget, unless the page used it: to stop an answer
-  // (seen before the page's handlers run, which change the state), or anything else for which
-  // it calls preventDefault() (seen after they have run).
-  var escapeStopsAnAnswer = false;
-  window.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") escapeStopsAnAnswer = streaming();
-  }, true);
+  // Escape asks the host to close the widget, unless the page used it (to stop an answer,
+  // to leave editing a question): app/main.py calls preventDefault() on the Escape it uses.
   window.addEventListener("keydown", function (event) {
     if (event.key !== "Escape" || event.isComposing || !port) return;
-    if (!escapeStopsAnAnswer && !event.defaultPrevented) post({ type: "close" });
+    if (!event.defaultPrevented) post({ type: "close" });
   });
 
   function command(message) {
     if (!message || typeof message !== "object") return;
     if (message.type === "ask" && typeof message.question === "string") {
-      var question = message.question.trim().slice(0, MAX_QUESTION);
-      if (question) {
-        questions.push(question);
-        update();
-      }
+      // Into the page's own queue (static/boot.js): app/main.py asks it once it is ready and
+      // no answer is streaming, after the questions asked before it. The reader's draft stays.
+      var question = message.question.trim();
+      if (question) window.streamchatAsk(question);
     } else if (message.type === "theme") {
-      setTheme(message.theme);
+      window.streamchatSetTheme(message.theme);
     } else if (message.type === "focus") {
       focusQuestion();
     } else if (message.type === "token" && (message.token === null || typeof message.token === "string")) {
@@ -133,46 +98,24 @@
     }
   }
 
-  // Everything the host hears, and the questions it asked, follow the page's state.
-  function update() {
+  // The host hears once that the page is ready, or once why it could not start.
+  function loaded(load) {
     if (!port) return;
-    var state = root.dataset.appState;
-    if (state === "ready" && !told.ready) {
+    if (load.state === "ready" && !told.ready) {
       told.ready = true;
       post({ type: "ready" });
-    } else if (state === "failed" && !told.failed) {
+    } else if (load.state === "failed" && !told.failed) {
       told.failed = true;
-      var banner = document.querySelector("[data-role=load-banner]");
-      post({ type: "error", message: text(banner) || "The chat could not start." });
+      post({ type: "error", message: String(load.message || "The chat could not start.") });
     }
-    if (state === "ready" && questions.length && !streaming()) submit(questions[0]);
-  }
-
-  // The question goes into the textarea's value, never into HTML; the page sends it.
-  function submit(question) {
-    var form = document.querySelector("form[data-role=ask]");
-    var textarea = form && form.querySelector("textarea[name=question]");
-    if (!textarea) return;
-    var draft = textarea.value;
-    textarea.value = question;
-    form.requestSubmit();
-    // The page empties the textarea when it takes a question (synchronously, in its submit
-    // handler); a question it did not take stays queued. Either way the reader's draft returns.
-    if (textarea.value !== question) questions.shift();
-    textarea.value = draft;
   }
 
   function post(message) {
     port.postMessage(message);
   }
 
-  function setTheme(wanted) {
-    if (wanted !== "light" && wanted !== "dark" && wanted !== "auto") return;
-    theme = wanted;
-    var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
-    root.dataset.theme = wanted === "auto" ? (dark ? "dark" : "light") : wanted;
-  }
-
+  // The one reader of #chat-config in JavaScript: the allow-list must be known when the host
+  // connects, before the Python runtime (which reads the rest) has loaded.
   function allowedHostOrigins() {
     var origins = [];
     try {
@@ -186,104 +129,5 @@
       console.warn("streamchat: embedHostOrigins in #chat-config is unusable: " + error.message);
     }
     return origins;
-  }
-
-  function streaming() {
-    return document.querySelector("[data-role=answer][data-state=streaming]") !== null;
-  }
-
-  function text(element) {
-    return element ? element.textContent.trim() : "";
-  }
-
-  function storageDenied() {
-    try {
-      return !window.localStorage;
-    } catch (error) {
-      return true;
-    }
-  }
-
-  function replace(name, value) {
-    Object.defineProperty(window, name, { value: value, configurable: true, enumerable: true });
-  }
-
-  function memoryStorage() {
-    var items = new Map();
-    return {
-      get length() { return items.size; },
-      key: function (index) { var keys = Array.from(items.keys()); return index < keys.length ? keys[index] : null; },
-      getItem: function (key) { key = String(key); return items.has(key) ? items.get(key) : null; },
-      setItem: function (key, value) { items.set(String(key), String(value)); },
-      removeItem: function (key) { items.delete(String(key)); },
-      clear: function () { items.clear(); },
-    };
-  }
-
-  // The part of IndexedDB that PyScript's cache (@webreflection/idb-map) uses: open a
-  // database, create and use object stores; requests succeed asynchronously, as real ones do.
-  function memoryIndexedDB() {
-    var databases = new Map();
-    function request(run) {
-      var pending = { result: undefined, error: null, readyState: "pending", onsuccess: null, onerror: null };
-      Promise.resolve().then(function () {
-        pending.result = run();
-        pending.readyState = "done";
-        if (pending.onsuccess) pending.onsuccess({ type: "success", target: pending });
-      });
-      return pending;
-    }
-    function storeOf(records) {
-      var id = function (key) { return typeof key === "object" ? JSON.stringify(key) : key; };
-      return {
-        get: function (key) { return request(function () { var r = records.get(id(key)); return r && r[1]; }); },
-        getKey: function (key) { return request(function () { var r = records.get(id(key)); return r && r[0]; }); },
-        getAllKeys: function () { return request(function () { return Array.from(records.values(), function (r) { return r[0]; }); }); },
-        count: function () { return request(function () { return records.size; }); },
-        put: function (value, key) { return request(function () { records.set(id(key), [key, value]); return key; }); },
-        delete: function (key) { return request(function () { records.delete(id(key)); }); },
-        clear: function () { return request(function () { records.clear(); }); },
-      };
-    }
-    function database(name) {
-      var stores = new Map();
-      return {
-        name: name,
-        version: 1,
-        objectStoreNames: { get length() { return stores.size; }, contains: function (n) { return stores.has(n); } },
-        createObjectStore: function (store) { stores.set(store, new Map()); return storeOf(stores.get(store)); },
-        transaction: function (names) {
-          var transaction = { oncomplete: null, onerror: null, onabort: null, objectStore: function (store) {
-            if (!stores.has(store)) throw new DOMException("No object store " + store, "NotFoundError");
-            return storeOf(stores.get(store));
-          } };
-          Promise.resolve().then(function () { if (transaction.oncomplete) transaction.oncomplete({ type: "complete", target: transaction }); });
-          return transaction;
-        },
-        close: function () {},
-      };
-    }
-    return {
-      // The page's conversation list (static/conversations.js) keeps its records in memory
-      // itself rather than rely on this stand-in, which covers only what PyScript needs.
-      streamchatStandIn: true,
-      open: function (name) {
-        var opening = { result: undefined, error: null, transaction: null, readyState: "pending", onsuccess: null, onerror: null, onupgradeneeded: null, onblocked: null };
-        Promise.resolve().then(function () {
-          var isNew = !databases.has(name);
-          if (isNew) databases.set(name, database(name));
-          opening.result = databases.get(name);
-          if (isNew && opening.onupgradeneeded) {
-            opening.transaction = opening.result.transaction([]);
-            opening.onupgradeneeded({ type: "upgradeneeded", target: opening, oldVersion: 0, newVersion: 1 });
-          }
-          opening.transaction = null;
-          opening.readyState = "done";
-          if (opening.onsuccess) opening.onsuccess({ type: "success", target: opening });
-        });
-        return opening;
-      },
-      deleteDatabase: function (name) { return request(function () { databases.delete(name); }); },
-    };
   }
 })();

@@ -81,8 +81,9 @@ class StreamingAnswer:
     grows, so a renderer can feed it `text[len(seen):]`), `reasoning`, `citations`, `usage`,
     `finish_reason` ("length" or "content-filter" when the model stopped early, else None),
     `context`, `state` (`AnswerState`), `error` (the `StreamError` of a failed answer),
-    `retries` (reconnections so far) and `reconnecting` (the last `Reconnecting` message, while
-    the state is RECONNECTING).
+    `retries` (reconnections so far), `reconnecting` (the last `Reconnecting` message, while
+    the state is RECONNECTING) and `heartbeats` (how many `Ping`s came: the back end is there
+    and the model working, even before its first word).
 
     `schedule` decides when subscribers hear of changes: every change in between is
     coalesced into one notification, so a fast stream costs one UI update per frame.
@@ -103,6 +104,7 @@ class StreamingAnswer:
         self.error: StreamError | None = None
         self.retries = 0
         self.reconnecting: Reconnecting | None = None
+        self.heartbeats = 0
 
     @property
     def is_streaming(self) -> bool:
@@ -138,7 +140,9 @@ class StreamingAnswer:
                 self.finish_reason = item.reason
             elif isinstance(item, Context):
                 self.context = item
-            elif not isinstance(item, Ping | Done):
+            elif isinstance(item, Ping):
+                self.heartbeats += 1
+            elif not isinstance(item, Done):
                 return
             self.reconnecting = None
             self.state = AnswerState.DONE if isinstance(item, Done) else AnswerState.STREAMING

@@ -3,6 +3,8 @@
     dist/index.html        the entry point; its #chat-config block is the site's one config file
     dist/embed.js          the widget loader that host pages link to (docs/embedding.md)
     dist/v/<version>/      everything else: app/, static/ (runtime, wheels, styles), pyscript.toml
+    dist/wheels/           the `streamchat` library as a wheel (tools/build_wheel.py), for other
+                           pages (docs/library.md); the page itself does not load it
 
 Only index.html and embed.js keep their names from build to build, so only they must be
 revalidated (`no-cache`); `<version>` is a hash of the content, so everything under v/ can be
@@ -33,29 +35,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import build_wheel
 import precompress as twins
 
 ROOT = Path(__file__).resolve().parent.parent
+# As a script, Python puts tools/ on the path, not the root that holds `server`.
+sys.path.insert(0, str(ROOT))
+from server.media_types import content_type  # noqa: E402
 
 #: Served with their names unchanged: the only files a browser must revalidate.
 ENTRY_POINTS = ("index.html", "embed.js")
+#: Where `make dist` puts the streamchat wheel, beside the site (not under the version).
+WHEELS = "wheels"
 #: Files in static/ that are not part of the page (embed.js goes to the top level), and the
 #: precompressed twins, which follow their files.
 NOT_SHIPPED = re.compile(r"(^|/)\.|\.map$|^static/embed\.js$|\.(br|gz)$")
 
-MEDIA_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".wasm": "application/wasm",
-    ".json": "application/json",
-    ".toml": "application/toml",
-    ".py": "text/x-python; charset=utf-8",
-    ".whl": "application/zip",
-    ".zip": "application/zip",
-    ".svg": "image/svg+xml",
-}
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 
@@ -106,9 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BuildError as error:
         print(f"dist: {error}", file=sys.stderr)
         return 1
+    wheel = build_wheel.build(build.out / WHEELS)
     print(
         f"built {build.out}/ (version {build.version}: {build.files} files, "
-        f"{build.compressed} precompressed twins)"
+        f"{build.compressed} precompressed twins) and {wheel.relative_to(build.out.parent)}"
     )
     if args.serve is not None:
         config = page_config(build.out)
@@ -411,7 +407,7 @@ def response_headers(name: str, csp: str) -> dict[str, str]:
     """The headers for the built site's file `name` (a path relative to the site)."""
     suffix = Path(name).suffix
     headers = {
-        "Content-Type": MEDIA_TYPES.get(suffix, "application/octet-stream"),
+        "Content-Type": content_type(suffix),
         "Cache-Control": IMMUTABLE if name.startswith("v/") else REVALIDATE,
         "X-Content-Type-Options": "nosniff",
     }

@@ -47,6 +47,7 @@ COMPRESSIBLE = {
     ".zip",
     ".whl",
     ".txt",
+    ".bin",
 }
 #: Below this size a twin saves less than a packet.
 MIN_BYTES = 1_000

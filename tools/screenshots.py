@@ -19,15 +19,12 @@ import time
 from pathlib import Path
 
 import httpx
+from chromium import CHROMIUM, CHROMIUM_ARGS
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
 QUESTION = "How does the page resume a dropped stream?"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 MODEL_QUESTIONS = (
@@ -66,9 +63,7 @@ def model_screenshots() -> None:
     server, url = _serve("--upstream", f"http://127.0.0.1:{port}/v1", "--model", "scripted")
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-            )
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
             for scheme in ("light", "dark"):
                 for width, height in ((1280, 900), (375, 812)):
                     page = browser.new_page(
@@ -98,9 +93,7 @@ def citation_screenshots() -> None:
     server, url = _serve()
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-            )
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
             for scheme in ("light", "dark"):
                 for width, height in ((1280, 900), (375, 812)):
                     touch = width < 500
@@ -133,9 +126,7 @@ def page_screenshots() -> None:
     server, url = _serve()
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-            )
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
             for scheme in ("light", "dark"):
                 for width, height in ((1280, 900), (375, 812)):
                     page = browser.new_page(

@@ -4,7 +4,8 @@ Run by `make setup` after `npm ci`. Everything it writes is git-ignored and rebu
 package-lock.json and requirements/browser.txt, so the page never loads anything from a CDN.
 The standard library is compiled to bytecode by Pyodide's own CPython (tools/compile_python.mjs,
 in Node), zips are stored, and every file gets its precompressed twins (tools/precompress.py):
-about two minutes of CPU, once.
+about two minutes of CPU, once. With `--snapshot`, also a memory snapshot of Python with the
+wheels imported (tools/make_snapshot.mjs; docs/startup.md).
 """
 
 from __future__ import annotations
@@ -29,6 +30,45 @@ PYODIDE_FILES = (
     "python_stdlib.zip",
     "pyodide-lock.json",
 )
+#: What the page's memory snapshot has imported (tools/make_snapshot.mjs): the pure modules,
+#: from the wheels and the standard library, that the page imports before it is ready and on its
+#: first answer (the renderer's Markdown extensions, Pygments' HTML formatter, style and the
+#: Python lexer, latex2mathml). Never the page's own modules (app, streamchat): they change
+#: without a new snapshot, so the page compiles them itself; never anything that imports `js`.
+SNAPSHOT_IMPORTS = (
+    "asyncio",
+    "contextlib",
+    "dataclasses",
+    "datetime",
+    "email.utils",
+    "functools",
+    "hashlib",
+    "html.entities",
+    "importlib.metadata",
+    "json",
+    "secrets",
+    "unicodedata",
+    "urllib.parse",
+    "urllib.request",
+    "xml.etree.ElementTree",
+    "markdown",
+    "markdown.extensions.attr_list",
+    "markdown.extensions.sane_lists",
+    "markdown.extensions.tables",
+    "pygments.formatters.html",
+    "pygments.lexers",
+    "pygments.lexers.python",
+    "pygments.lexers.special",
+    "pygments.styles.default",
+    "pymdownx.betterem",
+    "pymdownx.highlight",
+    "pymdownx.magiclink",
+    "pymdownx.quotes",
+    "pymdownx.superfences",
+    "pymdownx.tasklist",
+    "pymdownx.tilde",
+    "latex2mathml.converter",
+)
 # Pygments styles for the two themes, generated (never hand-written), scoped by theme.
 PYGMENTS_THEMES = {"light": "default", "dark": "github-dark"}
 
@@ -52,6 +92,10 @@ def main() -> int:
     write_pygments_css(fresh / "pygments.css")
     for archive in sorted([*fresh.rglob("*.zip"), *fresh.rglob("*.whl")]):
         precompress.store_zip(archive)
+    if "--snapshot" in sys.argv[1:]:
+        # Not by default yet: measured, not a clear win (docs/startup.md), and `make dist`
+        # would ship 31.5 MB more and spend a minute compressing it.
+        make_snapshot(fresh)
     precompress.precompress_tree(
         fresh, brotli_quality=precompress.BROTLI_QUALITY, gzip_level=precompress.GZIP_LEVEL
     )
@@ -89,6 +133,26 @@ def compile_python(source: Path, target: Path) -> None:
         ],
         check=True,
     )
+
+
+def make_snapshot(vendor: Path) -> None:
+    """pyodide/snapshot.bin, Python's memory once the wheels are imported, made from the very
+    runtime and wheels of `vendor`; and pyodide/snapshot.mjs, which the page starts it with."""
+    subprocess.run(
+        [
+            "node",
+            str(ROOT / "tools" / "make_snapshot.mjs"),
+            str(vendor / "pyodide"),
+            str(vendor / "pyodide" / "snapshot.bin"),
+            ",".join(SNAPSHOT_IMPORTS),
+            *(str(wheel) for wheel in sorted((vendor / "wheels").glob("*.whl"))),
+        ],
+        check=True,
+    )
+    shutil.copy2(ROOT / "tools" / "snapshot_loader.mjs", vendor / "pyodide" / "snapshot.mjs")
+    # Its twins now, at a lower quality: brotli 11 takes about 3 minutes for 31 MB (5.9 MB at
+    # quality 5 in 2 s, 4.4 MB at 11); precompress_tree() then keeps them as fresh.
+    precompress.write_twins(vendor / "pyodide" / "snapshot.bin", brotli_quality=5, gzip_level=6)
 
 
 def download_wheels(target: Path) -> None:

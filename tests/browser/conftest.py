@@ -6,7 +6,6 @@ page's own: those are routed to `abort()` and counted, which proves the page nee
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -23,18 +22,10 @@ import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, Route
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# Flags measured to work here (shared/FACTS.md): without the background-networking ones
-# Chromium keeps dialling hosts that this closed network refuses.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# tools/ holds scripts, not a package: tools/chromium.py is `chromium` here, as for mypy.
+sys.path.insert(0, str(ROOT / "tools"))
+from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
 READY = "html[data-app-state=ready]"
 
 
@@ -86,7 +77,7 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Any) ->
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": list(CHROMIUM_ARGS)}
 
 
 class PageProblems:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -101,3 +103,41 @@ def test_a_missing_runtime_file_fails_visibly(
     page.goto(server_url)
     page.wait_for_selector("html[data-app-state=failed]", timeout=60_000)
     expect(page.locator("[data-role=load-banner]")).to_contain_text("could not start")
+
+
+# Records the page's answer events as they come, from before the page is ready.
+RECORD_EVENTS = """
+window.__events = [];
+for (const name of ["ready", "answer-started", "answer-changed", "answer"]) {
+  document.addEventListener("streamchat:" + name, (event) => {
+    window.__events.push({name, detail: event.detail});
+  });
+}
+"""
+
+
+def test_the_page_tells_its_scripts_about_each_answer_from_its_state(
+    page: Page, server_url: str
+) -> None:
+    page.add_init_script(RECORD_EVENTS)
+    open_page(page, server_url, "transport=fetch")
+    answer = ask(page, "What is Pyodide?")
+    expect(answer).to_have_attribute("data-state", "done")
+    page.wait_for_function("window.__events.some((e) => e.name === 'answer')")
+    events = page.evaluate("window.__events")
+    names = [event["name"] for event in events]
+    assert names[:2] == ["ready", "answer-started"]
+    assert names[-1] == "answer"
+    assert names.count("answer-changed") >= 2, "the answer changed as it streamed"
+    assert events[1]["detail"] == {
+        "state": "streaming",
+        "question": "What is Pyodide?",
+        "markdown": "",
+    }
+    changes = [e["detail"]["markdown"] for e in events if e["name"] == "answer-changed"]
+    done = events[-1]["detail"]
+    # Markdown that only grows, from the answer's state: the end is the answer's own text.
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(changes))
+    assert changes[-1] == done["markdown"]
+    assert "\n\n" in done["markdown"]
+    assert done["state"] == "done"

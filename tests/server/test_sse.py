@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.sse import format_comment, format_event, format_json_event, format_retry
+from server.sse import format_event, format_json_event, format_retry
 
 
 @pytest.mark.parametrize(
@@ -39,10 +39,7 @@ def test_json_events_are_compact_utf8_on_one_line() -> None:
     assert frame == 'id: 2\ndata: {"type":"token","text":"é\\n→ 😀"}\n\n'
 
 
-def test_comments_and_retry() -> None:
-    assert format_comment("ping") == ": ping\n\n"
-    assert format_comment("a\nb") == ": a\n: b\n\n"
-    assert format_comment() == ":\n\n"
+def test_retry() -> None:
     assert format_retry(1500) == "retry: 1500\n\n"
     with pytest.raises(ValueError, match="negative"):
         format_retry(-1)

@@ -266,6 +266,7 @@ def test_apply_follows_each_message_kind() -> None:
     answer.apply(Ping())  # the connection is back
     assert answer.state is AnswerState.STREAMING
     assert answer.reconnecting is None
+    assert answer.heartbeats == 1
 
 
 def test_the_default_scheduler_runs_at_once_without_a_loop() -> None:

@@ -26,6 +26,7 @@ from dist import (
     build_site,
     content_security_policy,
     exact_origin,
+    main,
     page_config,
     response_headers,
 )
@@ -127,6 +128,16 @@ def test_zips_are_stored_so_that_the_transfer_compresses_them_whole(site: Build)
     for archive in archives:
         with zipfile.ZipFile(archive) as opened:
             assert {member.compress_type for member in opened.infolist()} == {zipfile.ZIP_STORED}
+
+
+def test_make_dist_ships_the_streamchat_wheel_beside_the_site(tmp_path: Path) -> None:
+    assert main(["--out", str(tmp_path / "dist"), "--gzip-level", "0"]) == 0
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    wheel = tmp_path / "dist" / "wheels" / f"streamchat-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as opened:
+        names = set(opened.namelist())
+    assert {"streamchat/__init__.py", "streamchat/client.py", "streamchat/py.typed"} <= names
+    assert (tmp_path / "dist" / "index.html").is_file(), "the site is there too"
 
 
 def test_the_version_is_the_content(site: Build, tmp_path: Path) -> None:

@@ -61,10 +61,6 @@ class RedisHealth:
         self._refusal_logged_at: float | None = None
         self._refusals_unlogged = 0
 
-    @property
-    def reachable(self) -> bool:
-        return self._down_since is None
-
     def succeeded(self) -> None:
         if self._down_since is not None:
             log.warning(
