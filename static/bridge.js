@@ -1,6 +1,6 @@
 // The page's side of the widget (static/embed.js is the host page's side; docs/embedding.md).
-// Glue only: it forwards what the page says (static/boot.js: ready or failed; app/main.py:
-// the `streamchat:answer` event, with the answer's markdown) to the host, and what the host
+// Glue only: it forwards what the page says (static/boot.js: ready or failed; the page's
+// Python: an answer started, changed and ended, with the answer's markdown) to the host, and what the host
 // asks to the page (questions, theme, token, focus), through static/boot.js's hand-overs. It
 // reads nothing back from the page's DOM, and works while the runtime loads. It does nothing
 // unless the page is framed by a host page whose origin is listed in "embedHostOrigins" of
@@ -63,6 +63,21 @@
     }
   });
 
+  // An answer started streaming (also a continued or resumed one), and more of it was shown
+  // (at most once a rendered frame). The changes cross into the host only once it asked for
+  // them (a listener for "answer-changed"): each carries the markdown so far.
+  var forwardChanges = false;
+  document.addEventListener("streamchat:answer-started", function (event) {
+    var answer = event.detail;
+    if (!port || !answer || typeof answer !== "object") return;
+    post({ type: "answer-started", question: String(answer.question || ""), text: String(answer.markdown || "") });
+  });
+  document.addEventListener("streamchat:answer-changed", function (event) {
+    var answer = event.detail;
+    if (!port || !forwardChanges || !answer || typeof answer !== "object") return;
+    post({ type: "answer-changed", text: String(answer.markdown || "") });
+  });
+
   // Escape asks the host to close the widget, unless the page used it (to stop an answer,
   // to leave editing a question): app/main.py calls preventDefault() on the Escape it uses.
   window.addEventListener("keydown", function (event) {
@@ -81,6 +96,8 @@
       window.streamchatSetTheme(message.theme);
     } else if (message.type === "focus") {
       focusQuestion();
+    } else if (message.type === "subscribe" && message.event === "answer-changed") {
+      forwardChanges = true;
     } else if (message.type === "token" && (message.token === null || typeof message.token === "string")) {
       // The host's access token for the back end (static/boot.js hands it to the page).
       window.streamchat.setToken(message.token);

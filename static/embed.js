@@ -9,7 +9,8 @@
 //   StreamChat.push(["open"]); StreamChat.push(["ask", "How do I resume a stream?"]);
 //   StreamChat.push(["on", "answer", function (detail) { ... }]);
 //   StreamChat.push(["setToken", accessToken]); // when the chat's back end needs sign-in
-// and CustomEvents on window: "streamchat:ready", "streamchat:answer", "streamchat:error", ...
+// and CustomEvents on window: "streamchat:ready", "streamchat:answer-started",
+// "streamchat:answer", "streamchat:error", ...
 (function () {
   "use strict";
   var VERSION = 1;
@@ -34,7 +35,7 @@
     accent: data.accent && window.CSS && CSS.supports("color", data.accent) ? data.accent : "",
   };
   var theme = themeOrAuto(data.theme);
-  var EVENTS = ["ready", "answer", "error", "open", "close"];
+  var EVENTS = ["ready", "answer-started", "answer-changed", "answer", "error", "open", "close"];
 
   // Pixels, not rem: the host's root font size must not resize the widget.
   var STYLES = [
@@ -124,6 +125,8 @@
     on: function (name, listener) {
       if (!listeners[name] || typeof listener !== "function") return warn("on takes one of " + EVENTS.join(", ") + " and a function");
       listeners[name].push(listener);
+      // The answer's text as it streams crosses the frame only for a host that listens.
+      if (name === "answer-changed" && listeners[name].length === 1) send({ type: "subscribe", event: name });
     },
     off: function (name, listener) {
       if (listeners[name]) listeners[name] = listeners[name].filter(function (fn) { return fn !== listener; });
@@ -276,6 +279,12 @@
         break;
       case "ready":
         emit("ready", {});
+        break;
+      case "answer-started":
+        emit("answer-started", { question: String(message.question), text: String(message.text) });
+        break;
+      case "answer-changed":
+        emit("answer-changed", { text: String(message.text) });
         break;
       case "answer":
         emit("answer", {

@@ -38,7 +38,7 @@ QUESTION = "How does the page resume a dropped stream?"
 LISTEN = """
   <script nonce="$nonce">
     window.heard = [];
-    ["ready", "answer", "error", "open", "close"].forEach(function (name) {
+    ["ready", "answer-started", "answer-changed", "answer", "error", "open", "close"].forEach(function (name) {
       StreamChat.push(["on", name, function (detail) {
         heard.push({name: name, detail: detail});
       }]);
@@ -236,6 +236,12 @@ def test_the_widget_loads_no_python_until_opened_then_answers_and_tells_the_host
     assert told["text"] == RetrievalAnswerer().compose(QUESTION).markdown
     assert told["citations"], "the answer's sources reach the host"
     assert all(c["url"].startswith("https://") and c["title"] for c in told["citations"])
+    # While it streamed, the host heard it start, then change: the markdown so far, growing.
+    assert heard(page, "answer-started") == [{"question": QUESTION, "text": ""}]
+    changes = [detail["text"] for detail in heard(page, "answer-changed")]
+    assert len(changes) >= 2, "the host did not hear the answer stream"
+    assert all(told["text"].startswith(text) for text in changes)
+    assert changes == sorted(changes, key=len)
 
     # The picture for docs/: the question and the start of its answer.
     answer.evaluate("(answer) => answer.closest('li').scrollIntoView({block: 'start'})")
@@ -329,7 +335,15 @@ def test_escape_stops_an_answer_then_closes_the_widget_and_the_conversation_stay
     expect(answer).to_have_attribute("data-state", "stopped")
     assert len(loads) == 1, "the chat was loaded again"
     events = [event["name"] for event in page.evaluate("heard")]
-    assert events == ["open", "ready", "answer", "close", "open"]
+    assert "answer-changed" in events[events.index("answer-started") : events.index("answer")]
+    assert [name for name in events if name != "answer-changed"] == [
+        "open",
+        "ready",
+        "answer-started",
+        "answer",
+        "close",
+        "open",
+    ]
 
 
 def test_commands_pushed_before_the_script_loads_are_run(page: Page, origins: Origins) -> None:
