@@ -11,7 +11,7 @@ LLM_PORT ?= 8081
 
 .PHONY: setup run run-llm test test-unit test-server test-browser lint chromium redis llm vendor screenshots bench dist wheel clean
 
-setup: $(VENV)/.installed static/vendor/.installed
+setup: $(VENV)/.installed static/vendor/.installed static/vendor/app-bytecode.zip
 
 $(VENV)/.installed: requirements/dev.txt requirements/browser.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 static/vendor/.installed: $(VENV)/.installed node_modules/.package-lock.json tools/vendor.py tools/precompress.py tools/compile_python.mjs requirements/browser.txt
 	$(PY) tools/vendor.py
 	touch $@
+
+# The page's own modules as bytecode, made again when one of them changes (a second or two).
+static/vendor/app-bytecode.zip: $(shell find app streamchat -name '*.py') | static/vendor/.installed
+	$(PY) tools/vendor.py --app-bytecode
 
 vendor:
 	rm -f static/vendor/.installed

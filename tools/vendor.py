@@ -2,10 +2,11 @@
 
 Run by `make setup` after `npm ci`. Everything it writes is git-ignored and rebuilt from
 package-lock.json and requirements/browser.txt, so the page never loads anything from a CDN.
-The standard library is compiled to bytecode by Pyodide's own CPython (tools/compile_python.mjs,
-in Node), zips are stored, and every file gets its precompressed twins (tools/precompress.py):
-about two minutes of CPU, once. With `--snapshot`, also a memory snapshot of Python with the
-wheels imported (tools/make_snapshot.mjs; docs/startup.md).
+The standard library, the wheels and the page's own modules are compiled to bytecode by
+Pyodide's own CPython (tools/compile_python.mjs, in Node), zips are stored, and every file
+gets its precompressed twins (tools/precompress.py): about two minutes of CPU, once. With
+`--snapshot`, also a memory snapshot of Python with the wheels imported (tools/make_snapshot.mjs;
+docs/startup.md). `--app-bytecode` makes only the page's own bytecode again.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 import precompress
@@ -73,7 +76,22 @@ SNAPSHOT_IMPORTS = (
 PYGMENTS_THEMES = {"light": "default", "dark": "github-dark"}
 
 
+#: The page's own modules (app/, streamchat/) as bytecode, beside their sources once unpacked
+#: ("checked hash": a module edited since is compiled again). pyscript.toml lists it.
+APP_BYTECODE = "app-bytecode.zip"
+APP_PACKAGES = ("app", "streamchat")
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--app-bytecode"]:
+        # Only the page's own bytecode (the Makefile, after an edit of app/ or streamchat/).
+        compile_app(VENDOR / APP_BYTECODE)
+        precompress.write_twins(
+            VENDOR / APP_BYTECODE,
+            brotli_quality=precompress.BROTLI_QUALITY,
+            gzip_level=precompress.GZIP_LEVEL,
+        )
+        return 0
     if not (NODE_MODULES / "pyodide").is_dir():
         print("node_modules/ is missing: run `npm ci` first", file=sys.stderr)
         return 1
@@ -89,6 +107,8 @@ def main() -> int:
     (fresh / "dompurify").mkdir()
     shutil.copy2(NODE_MODULES / "dompurify" / "dist" / "purify.es.mjs", fresh / "dompurify")
     download_wheels(fresh / "wheels")
+    compile_wheels(sorted((fresh / "wheels").glob("*.whl")))
+    compile_app(fresh / APP_BYTECODE)
     write_pygments_css(fresh / "pygments.css")
     for archive in sorted([*fresh.rglob("*.zip"), *fresh.rglob("*.whl")]):
         precompress.store_zip(archive)
@@ -121,8 +141,37 @@ def compile_stdlib(source: Path, target: Path) -> None:
     compile_python(source, target)
 
 
-def compile_python(source: Path, target: Path) -> None:
-    """tools/compile_python.mjs: compiled by Pyodide's own CPython, in Node."""
+def compile_wheels(wheels: list[Path]) -> None:
+    """Bytecode beside the sources of the wheels' modules that the page imports (those that
+    importing SNAPSHOT_IMPORTS imports), written into the wheels."""
+    subprocess.run(
+        [
+            "node",
+            str(ROOT / "tools" / "compile_python.mjs"),
+            str(NODE_MODULES / "pyodide"),
+            "--wheels",
+            ",".join(SNAPSHOT_IMPORTS),
+            *(str(wheel) for wheel in wheels),
+        ],
+        check=True,
+    )
+
+
+def compile_app(target: Path) -> None:
+    """The page's own modules as bytecode only (`__pycache__/` entries): the page fetches their
+    sources itself, and Python checks each against its source's hash before using it."""
+    with tempfile.TemporaryDirectory() as scratch:
+        sources = Path(scratch) / "sources.zip"
+        with zipfile.ZipFile(sources, "w") as archive:
+            for package in APP_PACKAGES:
+                for path in sorted((ROOT / package).rglob("*.py")):
+                    archive.write(path, path.relative_to(ROOT).as_posix())
+        compile_python(sources, target, "--beside", "--checked", "--bytecode-only")
+
+
+def compile_python(source: Path, target: Path, *flags: str) -> None:
+    """tools/compile_python.mjs: compiled by Pyodide's own CPython, in Node (`target` may be
+    `source`: it is written once the compiling is done)."""
     subprocess.run(
         [
             "node",
@@ -130,6 +179,7 @@ def compile_python(source: Path, target: Path) -> None:
             str(NODE_MODULES / "pyodide"),
             str(source),
             str(target),
+            *flags,
         ],
         check=True,
     )

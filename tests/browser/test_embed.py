@@ -38,7 +38,8 @@ QUESTION = "How does the page resume a dropped stream?"
 LISTEN = """
   <script nonce="$nonce">
     window.heard = [];
-    ["ready", "answer-started", "answer-changed", "answer", "error", "open", "close"].forEach(function (name) {
+    ["ready", "answer-started", "answer-changed", "answer", "error", "open", "close"]
+    .forEach(function (name) {
       StreamChat.push(["on", name, function (detail) {
         heard.push({name: name, detail: detail});
       }]);

@@ -72,6 +72,50 @@ def test_the_runtime_comes_from_the_pages_own_origin(page: Page, server_url: str
     # The `page` fixture also fails the test if any other host was even asked.
 
 
+# For each module the page imported from its own packages and the wheels: whether it came
+# with bytecode compiled ahead (tools/vendor.py) that matches its source, so Python used it.
+BYTECODE_CHECK = """
+import importlib.util, sys
+
+def precompiled(module):
+    source, cached = module.__spec__.origin, module.__spec__.cached
+    try:
+        with open(cached, "rb") as pyc, open(source, "rb") as py:
+            header, data = pyc.read(16), py.read()
+    except OSError:
+        return False
+    flags = int.from_bytes(header[4:8], "little")
+    if header[:4] != importlib.util.MAGIC_NUMBER or not flags & 1:
+        return False
+    return not flags & 2 or header[8:16] == importlib.util.source_hash(data)
+
+packages = ("app", "streamchat", "markdown", "pygments", "pymdownx", "latex2mathml")
+found = {
+    name: precompiled(module)
+    for name, module in list(sys.modules.items())
+    if name.split(".")[0] in packages and getattr(module, "__spec__", None)
+    and (module.__spec__.origin or "").endswith(".py")
+}
+[sorted(found), sorted(name for name, ok in found.items() if not ok)]
+"""
+
+
+def test_the_pages_python_is_compiled_ahead(page: Page, server_url: str) -> None:
+    open_page(page, server_url)
+    imported, not_compiled = page.evaluate(
+        """async (code) => {
+          const core = await import(new URL("static/vendor/pyscript/core.js", location.href).href);
+          const python = (await core.whenDefined("py")).interpreter;
+          return python.runPython(code).toJs();
+        }""",
+        BYTECODE_CHECK,
+    )
+    assert "streamchat.render" in imported
+    assert "markdown.core" in imported
+    assert "pygments.formatters.html" in imported
+    assert not_compiled == []
+
+
 def test_the_event_source_is_closed_after_done(page: Page, server_url: str) -> None:
     open_page(page, server_url, "transport=eventsource")
     requests: list[str] = []
