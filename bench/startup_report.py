@@ -3,8 +3,8 @@
     python -m bench.startup_report OUT.json LABEL=RUN.json[,RUN.json…] …
 
 merges the runs of each variant (e.g. the tree before a change and after it, measured in
-turns on the same machine) into OUT.json, draws docs/benchmarks/startup-timeline.png and
-prints the table for docs/startup.md.
+turns on the same machine; each file checked against `records.StartupFile`) into OUT.json,
+draws docs/benchmarks/startup-timeline.png and prints the table for docs/startup.md.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from bench import records
 from bench.common import ROOT, median
 from bench.startup import ANCHOR_KEYS, PAGE_KEYS, timeline
 
@@ -22,15 +23,18 @@ CACHES = ("cold", "warm")
 
 
 def merge(paths: list[Path]) -> dict[str, Any]:
-    """One variant's runs from several files, with medians over all of them."""
+    """One variant's runs from several files, with medians over all of them.
+
+    Raises `records.ResultsError` naming the file and figure if a file is not a start-up run.
+    """
     merged: dict[str, Any] = {"files": [path.name for path in paths]}
-    loaded = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+    loaded = [records.load_as(path, records.StartupFile) for path in paths]
     merged["wasm_code_cache_bytes"] = [result.get("wasm_code_cache_bytes") for result in loaded]
     for cache in CACHES:
         for kind, keys in ((cache, PAGE_KEYS), (f"anchor_{cache}", ANCHOR_KEYS)):
-            runs = [run for result in loaded for run in result.get(kind, {}).get("runs", [])]
+            runs = [run for result in loaded for run in _visits(result, kind)]
             medians = {
-                key: median([float(run[key]) for run in runs if run.get(key) is not None])
+                key: median([value for run in runs if (value := _figure(run, key)) is not None])
                 for key in keys
             }
             merged[kind] = {"runs": runs, "median": medians}
@@ -38,6 +42,16 @@ def merge(paths: list[Path]) -> dict[str, Any]:
         if page and bare["ready_ms"]:
             merged[cache]["median"]["ready_vs_bare_load_pyodide"] = page / bare["ready_ms"]
     return merged
+
+
+def _visits(result: records.StartupFile, kind: str) -> list[records.Visit]:
+    visits = cast("records.Visits | None", cast("dict[str, Any]", result).get(kind))
+    return visits["runs"] if visits else []
+
+
+def _figure(visit: records.Visit, key: str) -> float | None:
+    value = visit.get(key)
+    return float(value) if isinstance(value, int | float) else None
 
 
 def plot(variants: dict[str, dict[str, Any]], path: Path = PLOT) -> None:
