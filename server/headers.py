@@ -12,9 +12,13 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+if TYPE_CHECKING:
+    # Types only: tools/dist.py imports this module for its policy, without the back end's
+    # packages at run time.
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REFERRER_POLICY = "no-referrer"
 _CONFIG = re.compile(
@@ -31,15 +35,29 @@ def content_security_policy(
     images: Sequence[str] = (),
     frame_ancestors: Sequence[str] = (),
 ) -> str:
-    """The policy of `tools/dist.py`, with images also from `data:`, `blob:` and `images`.
+    """The policy of `tools/dist.py`, with images also from `data:`, `blob:` and `images`."""
+    return strict_policy(
+        connect=connect, images=["data:", "blob:", *images], frame_ancestors=frame_ancestors
+    )
 
-    `'unsafe-eval'` is PyScript's need (docs/hosting.md says why each source is there).
+
+def strict_policy(
+    *,
+    connect: Sequence[str] = (),
+    images: Sequence[str] = (),
+    frame_ancestors: Sequence[str] = (),
+) -> str:
+    """The strictest policy the page works under, as `make dist` has a host send it.
+
+    Measured in Chromium (docs/hosting.md says why each source is there): `'unsafe-eval'`
+    is PyScript's need, whose core builds its worker hooks with `Function(...)` on every
+    start; it also allows the WebAssembly compilation that is all Pyodide needs.
     """
     directives = {
         "default-src": ["'none'"],
         "script-src": ["'self'", "'unsafe-eval'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:", "blob:", *_unique(images)],
+        "img-src": ["'self'", *_unique(images)],
         "connect-src": ["'self'", *_unique(connect)],
         "base-uri": ["'none'"],
         "form-action": ["'none'"],

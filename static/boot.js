@@ -169,7 +169,9 @@
     new PerformanceObserver(function (list) { list.getEntries().forEach(noteResource); })
       .observe({ type: "resource", buffered: true });
   }
-  fetch("static/vendor/manifest.json").then(function (response) {
+  // Against this script's own URL, not the page's: `make dist` moves static/ under
+  // v/<version>/ while the page stays at the top (docs/hosting.md).
+  fetch(new URL("vendor/manifest.json", document.currentScript.src)).then(function (response) {
     return response.ok ? response.json() : null;
   }).then(function (manifest) {
     if (!manifest) return;

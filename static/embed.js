@@ -21,9 +21,10 @@
     return;
   }
 
-  // The chat page, relative to this script: in the source tree (served by `make run`) this
-  // file is static/embed.js; tools/dist.py puts it next to index.html and rewrites this line.
-  var PAGE = "../index.html";
+  // The chat page, relative to this script's own URL: the index.html beside it, as in the
+  // built site (dist/embed.js); for the source tree's static/embed.js (`make run`), the one in
+  // the folder above. The same file serves both; nothing rewrites it (docs/hosting.md).
+  var PAGE = /\/static\/embed\.js$/.test(new URL(script.src).pathname) ? "../index.html" : "index.html";
   var widgetPage = new URL(PAGE, script.src);
   var widgetOrigin = widgetPage.origin;
   var data = script.dataset;

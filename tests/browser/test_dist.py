@@ -120,6 +120,10 @@ def test_the_built_site_answers_from_a_subpath_under_a_strict_csp(
         versioned = site_url + f"v/{site.version}/"
         others = [r.url for r in from_site if not r.url.startswith((versioned, site_url + "?"))]
         assert others == []
+        # static/boot.js fetches the runtime's sizes beside itself, not beside the page.
+        manifest = next(r for r in from_site if r.url.endswith("/vendor/manifest.json"))
+        assert manifest.url == versioned + "static/vendor/manifest.json"
+        assert manifest.ok
         wasm = next(r for r in from_site if r.url.endswith("/pyodide.asm.wasm"))
         assert wasm.headers["content-encoding"] == "br"
         assert wasm.headers["content-type"] == "application/wasm"

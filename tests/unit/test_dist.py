@@ -1,4 +1,4 @@
-"""tools/dist.py: the built site's layout, its URLs, its version, its twins and its headers.
+"""tools/dist.py and its dist_*.py modules: the site's layout, URLs, version, twins, headers.
 
 The browser proves the site works (tests/browser/test_dist.py); these tests pin down why:
 every URL is relative and names a file of the build, and what can change is versioned.
@@ -13,7 +13,9 @@ import shutil
 import sys
 import tomllib
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import brotli  # type: ignore[import-untyped]
 import pytest
@@ -86,21 +88,31 @@ def test_pyscript_finds_the_interpreter_and_every_file(site: Build) -> None:
         assert (config_path.parent / url).is_file(), url
 
 
-def test_the_page_scripts_fetch_files_of_the_build(site: Build) -> None:
+def test_the_javascript_ships_as_it_is(site: Build) -> None:
+    # Each script resolves what it fetches against its own URL, so nothing rewrites it.
     versioned = site.out / "v" / site.version
-    for script in (versioned / "static").glob("*.js"):
-        for path in re.findall(
-            r"""["']((?:v/\w+/)?(?:static|app)/[^"'\s]+)["']""", script.read_text()
-        ):
-            assert path.startswith(f"v/{site.version}/"), f"{script.name}: {path}"
-            assert (site.out / path).is_file(), f"{script.name}: {path}"
+    scripts = [*(versioned / "static").glob("*.js"), *(versioned / "static").glob("*.mjs")]
+    assert len(scripts) >= 5
+    for script in scripts:
+        assert script.read_bytes() == (ROOT / "static" / script.name).read_bytes(), script.name
+    assert (site.out / "embed.js").read_bytes() == (ROOT / "static" / "embed.js").read_bytes()
 
 
-def test_the_widget_loader_opens_the_page_next_to_it(site: Build) -> None:
-    script = (site.out / "embed.js").read_text(encoding="utf-8")
-    assert 'var PAGE = "index.html";' in script
-    source = (ROOT / "static" / "embed.js").read_text(encoding="utf-8")
-    assert script == source.replace('var PAGE = "../index.html";', 'var PAGE = "index.html";')
+def test_no_page_script_names_a_path_relative_to_the_page() -> None:
+    # The page stays at the top of the site while static/ moves under v/<version>/.
+    for script in [*(ROOT / "static").glob("*.js"), *(ROOT / "static").glob("*.mjs")]:
+        quoted = re.findall(r"""["']((?:static|app)/[^"'\s]+)["']""", script.read_text())
+        assert quoted == [], f"{script.name} names {quoted} relative to the page"
+
+
+def test_a_script_that_fetches_relative_to_the_page_stops_the_build(tmp_path: Path) -> None:
+    # The runtime's large files are not needed to be refused.
+    source = _source_copy(tmp_path / "source", shutil.ignore_patterns("*.wasm", "*.br", "*.gz"))
+    boot = source / "static" / "boot.js"
+    boot.write_text(boot.read_text() + '\nfetch("static/vendor/manifest.json");\n')
+    with pytest.raises(BuildError, match=r"boot\.js names 'static/vendor/manifest\.json'"):
+        build_site(tmp_path / "out", source=source, gzip_level=0)
+    assert not (tmp_path / "out").exists(), "nothing is written"
 
 
 def test_the_one_config_file_carries_the_back_end_and_the_allowed_hosts(site: Build) -> None:
@@ -143,12 +155,7 @@ def test_make_dist_ships_the_streamchat_wheel_beside_the_site(tmp_path: Path) ->
 def test_the_version_is_the_content(site: Build, tmp_path: Path) -> None:
     again = build_site(tmp_path / "again", gzip_level=0)
     assert again.version == site.version, "the same files, the same version"
-    source = _mkdir(tmp_path / "source")
-    for name in ("index.html", "pyscript.toml"):
-        shutil.copy2(ROOT / name, source / name)
-    shutil.copytree(ROOT / "app", source / "app")
-    shutil.copytree(ROOT / "streamchat", source / "streamchat")
-    shutil.copytree(ROOT / "static", source / "static")
+    source = _source_copy(tmp_path / "source")
     (source / "static" / "style.css").write_text("body { color: teal; }\n")
     changed = build_site(tmp_path / "changed", source=source, gzip_level=0)
     assert changed.version != site.version
@@ -226,6 +233,17 @@ def _source_config() -> str:
     match = re.search(r'id="chat-config">(.*?)</script>', html, re.S)
     assert match is not None
     return match.group(1)
+
+
+def _source_copy(source: Path, ignore: Callable[..., Any] | None = None) -> Path:
+    """A copy of the tree's page, to change before building it."""
+    _mkdir(source)
+    for name in ("index.html", "pyscript.toml"):
+        shutil.copy2(ROOT / name, source / name)
+    shutil.copytree(ROOT / "app", source / "app")
+    shutil.copytree(ROOT / "streamchat", source / "streamchat")
+    shutil.copytree(ROOT / "static", source / "static", ignore=ignore)
+    return source
 
 
 def _mkdir(path: Path) -> Path:
