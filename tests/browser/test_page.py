@@ -113,7 +113,7 @@ def test_the_pages_python_is_compiled_ahead(page: Page, server_url: str) -> None
     assert "streamchat.render" in imported
     assert "markdown.core" in imported
     assert "pygments.formatters.html" in imported
-    assert not_compiled == []
+    assert not_compiled == [], "no bytecode, or stale: `make setup` compiles the page's modules"
 
 
 def test_the_event_source_is_closed_after_done(page: Page, server_url: str) -> None:
