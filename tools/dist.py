@@ -100,8 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.serve is not None:
         config = page_config(build.out)
         backend = origin_of(config.get("endpoint"))
+        images = [origin for url in config.get("imageOrigins", []) if (origin := origin_of(url))]
         csp = content_security_policy(
-            [backend] if backend else [], config.get("embedHostOrigins", [])
+            [backend] if backend else [], config.get("embedHostOrigins", []), images
         )
         try:
             with preview(build.out, args.base, csp, port=args.serve) as url:

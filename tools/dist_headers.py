@@ -18,14 +18,19 @@ REVALIDATE = "no-cache"
 
 
 def content_security_policy(
-    backend_origins: Sequence[str] = (), frame_ancestors: Sequence[str] = ()
+    backend_origins: Sequence[str] = (),
+    frame_ancestors: Sequence[str] = (),
+    image_origins: Sequence[str] = (),
 ) -> str:
     """The strictest policy the page works under, measured (docs/hosting.md says why each).
 
     `backend_origins` go to `connect-src`, `frame_ancestors` (the sites that embed the
-    widget) to `frame-ancestors`, which is `'none'` without them.
+    widget) to `frame-ancestors`, which is `'none'` without them, and `image_origins` (the
+    page's `imageOrigins`, whose images answers may show) to `img-src`.
     """
-    return strict_policy(connect=backend_origins, frame_ancestors=frame_ancestors)
+    return strict_policy(
+        connect=backend_origins, images=image_origins, frame_ancestors=frame_ancestors
+    )
 
 
 def response_headers(name: str, csp: str) -> dict[str, str]:
@@ -35,6 +40,8 @@ def response_headers(name: str, csp: str) -> dict[str, str]:
         "Content-Type": content_type(suffix),
         "Cache-Control": IMMUTABLE if name.startswith("v/") else REVALIDATE,
         "X-Content-Type-Options": "nosniff",
+        # As the back end sends it: a link in an answer does not tell its site where it was.
+        "Referrer-Policy": "no-referrer",
     }
     if suffix == ".html":
         headers["Content-Security-Policy"] = csp

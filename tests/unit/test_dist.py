@@ -216,7 +216,14 @@ def test_headers_name_the_type_and_cache_only_versioned_files(
     assert headers["Content-Type"] == media_type
     assert cache in headers["Cache-Control"]
     assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
     assert ("Content-Security-Policy" in headers) == name.endswith(".html")
+
+
+def test_the_policy_allows_images_only_from_the_pages_image_origins() -> None:
+    policy = content_security_policy([], [], ["https://images.example.org"])
+    assert "img-src 'self' https://images.example.org;" in policy
+    assert "img-src 'self';" in content_security_policy()
 
 
 def test_the_documented_policy_is_the_one_the_tests_use() -> None:
