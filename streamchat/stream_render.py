@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from streamchat.blocks import split_blocks
 from streamchat.heal import heal
+from streamchat.long_tail import CHUNK_CHARS, LongTail, Refused, TailRender
 from streamchat.md_extensions import Definition
 from streamchat.md_syntax import (
     MAX_ANSWER_CHARS,
@@ -83,12 +84,21 @@ class StreamRenderer:
     `colour_later`: a finished block with code is appended uncoloured (as the tail showed
     it), and coloured by `colour_next`, one block a call, which the page runs when the
     main thread is idle: colouring a long code block costs more than a frame.
+
+    A long open list or table is one block until it ends: its leading items are rendered
+    once, in pieces of about `chunk_chars`, and only its last items every frame
+    (`streamchat.long_tail`), so a frame's cost stays bounded however long it grows.
     """
 
     def __init__(
-        self, render_block: RenderBlock = render_parts, *, colour_later: bool = False
+        self,
+        render_block: RenderBlock = render_parts,
+        *,
+        colour_later: bool = False,
+        chunk_chars: int = CHUNK_CHARS,
     ) -> None:
         self._render_block = render_block
+        self._chunk_chars = chunk_chars
         self._colour_later = colour_later
         #: Finished blocks (their indexes) appended uncoloured, to colour in this order.
         self._uncoloured: list[int] = []
@@ -109,6 +119,10 @@ class StreamRenderer:
         self._missing: dict[str, list[int]] = {}
         #: The length of the word the tail ends with (for the limit on words).
         self._tail_word = 0
+        #: A long open list or table: its leading items rendered once (`streamchat.long_tail`);
+        #: and whether the tail's block was found not to be one that may be cut.
+        self._long: LongTail | None = None
+        self._long_refused = False
         #: Past a limit: the limit, then the notice and the finished pieces of plain text
         #: (as shown and as fed), and the open piece.
         self._limit: Limit | None = None
@@ -162,7 +176,13 @@ class StreamRenderer:
             if appended is not None:
                 self._tail_word = word
                 return appended
-        blocks, tail = split_blocks(self._tail_text + text)
+        frozen = self._long.frozen if self._long is not None else 0
+        # The frozen part of a long tail ends before an item: splitting may start there.
+        blocks, tail = split_blocks(self._tail_text[frozen:] + text)
+        if blocks:
+            blocks[0] = self._tail_text[:frozen] + blocks[0]
+        else:
+            tail = self._tail_text[:frozen] + tail
         patches: list[Patch] = []
         for index, block in enumerate(blocks):
             limit = block_limit(block, self._offset)
@@ -170,7 +190,7 @@ class StreamRenderer:
                 return patches + self._to_plain(limit, "".join(blocks[index:]) + tail, None)
             shown = self._as_shown(block) if index == 0 else None
             patches += self._finish_block(block, None, shown)
-        limit = block_limit(tail, self._offset, open_end=True)
+        limit = self._tail_limit(tail, frozen if not blocks else 0)
         if limit is not None:
             return patches + self._to_plain(limit, tail, None)
         self._tail_text = tail
@@ -179,17 +199,49 @@ class StreamRenderer:
             # What the tail showed no longer matches its text: never reuse it (`_as_shown`).
             self._tail_kind, self._tail_rendered = None, None
             return patches
-        try:
-            healed = heal(self._tail_text)
-        except Exception:  # Never expected: the tail then shows as it is.
-            healed = self._tail_text
-        self._tail_kind = tail_kind(self._tail_text, healed)
-        self._tail_rendered = self._render_block(healed, None, self._references, highlight=False)
+        long_render = self._render_long_tail()
+        if long_render is not None:
+            self._tail_kind = tail_kind(long_render.live, long_render.healed)
+            self._tail_rendered = long_render.rendered
+        else:
+            try:
+                healed = heal(self._tail_text)
+            except Exception:  # Never expected: the tail then shows as it is.
+                healed = self._tail_text
+            self._tail_kind = tail_kind(self._tail_text, healed)
+            self._tail_rendered = self._render_block(
+                healed, None, self._references, highlight=False
+            )
         tail_html = self._tail_rendered.html
         if tail_html != self._tail_html:
             self._tail_html = tail_html
             patches.append(SetTail(tail_html))
         return patches
+
+    def _tail_limit(self, tail: str, frozen: int) -> Limit | None:
+        """`block_limit` of the open tail; its first `frozen` characters, complete lines
+        already checked, are passed over when the tail is surely within the size limits."""
+        size = len(tail)
+        if frozen and size <= MAX_BLOCK_CHARS and self._offset + size <= MAX_ANSWER_CHARS:
+            return block_limit(tail[frozen:], self._offset + frozen, open_end=True)
+        return block_limit(tail, self._offset, open_end=True)
+
+    def _render_long_tail(self) -> TailRender | None:
+        """The tail rendered in pieces when it is a long list or table (`streamchat.long_tail`);
+        None: render it whole."""
+        tail = self._tail_text
+        if self._long is None and not self._long_refused and len(tail) > self._chunk_chars:
+            try:
+                self._long = LongTail.start(tail, self._chunk_chars)
+            except Refused:
+                self._long_refused = True
+        if self._long is None:
+            return None
+        try:
+            return self._long.render_tail(tail, self._references, self._render_block)
+        except Refused:
+            self._long, self._long_refused = None, True
+            return None
 
     def _word_after(self, text: str) -> int | None:
         """When the tail with `text` added surely breaks no limit (`block_limit`), so that
@@ -277,6 +329,15 @@ class StreamRenderer:
     ) -> list[Patch]:
         """`shown`: the block's rendering as the tail showed it, when that is the same."""
         later = self._colour_later
+        # A long tail cut in pieces finishes as the first block finished after it: that
+        # block begins with its frozen part.
+        long, self._long, self._long_refused = self._long, None, False
+        if shown is None and long is not None:
+            markers = _markers_of(citations) if citations else None
+            shown = long.render_finished(
+                block[long.size :], citations, markers, self._references, self._render_block,
+                highlight=not later,
+            )  # fmt: skip
         if shown is None:
             rendered = self._render_block(block, citations, self._references, highlight=not later)
         else:
@@ -309,6 +370,7 @@ class StreamRenderer:
             patches += self._finish_block(block, citations)
         self._limit = limit
         self._tail_text, self._tail_kind, self._tail_word = "", None, 0
+        self._long, self._long_refused = None, False
         self._plain_html.append(limit_notice(limit, 0))
         self._plain_text.append("")
         patches.append(AppendBlock(self._plain_html[0]))

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streamchat.long_tail import CHUNK_CHARS
 from streamchat.md_extensions import Definition
 from streamchat.render import RenderedBlock, render_markdown, render_parts
 from streamchat.stream_render import (
@@ -64,10 +65,12 @@ def stream(
     *,
     check_steps: bool,
     colour_later: bool = False,
+    chunk_chars: int = CHUNK_CHARS,
 ) -> Page:
     """With `colour_later`, the blocks are coloured (`colour_next`) before each check, and
-    the last piece of text is given to `finish` rather than fed, as the page does."""
-    renderer = StreamRenderer(colour_later=colour_later)
+    the last piece of text is given to `finish` rather than fed, as the page does.
+    `chunk_chars`: how much of a long list or table is frozen at once (`streamchat.long_tail`)."""
+    renderer = StreamRenderer(colour_later=colour_later, chunk_chars=chunk_chars)
     page = Page()
     positions = sorted({cut for cut in cuts if 0 < cut < len(text)})
     pieces = [

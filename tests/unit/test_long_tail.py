@@ -1,0 +1,235 @@
+"""Long open lists and tables: leading items rendered once, and the same HTML as a whole render."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamchat.long_tail import CHUNK_CHARS
+from streamchat.md_extensions import Definition
+from streamchat.render import RenderedBlock, render_markdown, render_parts
+from streamchat.stream_render import StreamRenderer
+from tests.unit.test_stream_render import CITATIONS, Page, stream
+
+WORDS = ["a", "b c", "*em*", "**st", "`co`", "[1]", "[x](https://e.org)", "$x$", "\\", "&", "|"]
+NESTED = ["  - nested *a*", "   1. nested", "    more `c`", "  continued", "      deeper"]
+#: Lines that end a list, or that tie its items together: none may be cut at.
+TRICKY = [
+    "",
+    "  ```",
+    "  | a | b |\n  | - | - |",
+    "# Heading",
+    "---",
+    "lazy",
+    "[a]: https://e.org",
+    "- [^1]",
+    "  $$",
+    "-",
+    "  ",
+    "* other",
+    "2) other",
+    "\t- tab",
+]
+
+
+def list_line(marker: str, choice: int, other: int, words: list[str]) -> str:
+    """Mostly items of one list (`marker`), some nested lines, now and then a tricky one."""
+    if choice < 12:
+        number = str(other + 1) if marker[0].isdigit() else ""
+        task = ["", "[ ] ", "[x] "][other % 3] if choice == 11 else ""
+        return f"{number}{marker.lstrip('1')} {task}{' '.join(words)}"
+    if choice < 18:
+        return NESTED[other % len(NESTED)] + " " + " ".join(words)
+    return TRICKY[other % len(TRICKY)]
+
+
+LISTISH = st.sampled_from(["-", "*", "1.", "1)"]).flatmap(
+    lambda marker: st.lists(
+        st.builds(
+            list_line,
+            st.just(marker),
+            st.integers(min_value=0, max_value=18),
+            st.integers(min_value=0, max_value=30),
+            st.lists(st.sampled_from(WORDS), min_size=1, max_size=3),
+        ),
+        min_size=3,
+        max_size=30,
+    ).map("\n".join)
+)
+ROW_CELLS = ["a", "*b*", "`c|d`", "\\|", "", "**e", "[f](https://e.org)", "$y$"]
+ROW = st.lists(st.sampled_from(ROW_CELLS), min_size=1, max_size=4).map(
+    lambda cells: "| " + " | ".join(cells) + " |"
+)
+TABLE_LINES = st.one_of(ROW, ROW, ROW, st.sampled_from(["| a", "|", "text", "", "| - | - |"]))
+TABLEISH = st.tuples(
+    st.sampled_from(["| h | i |\n|:--|--:|\n", "| h | i | j |\n| --- | :-: | - |\n", "|h|\n|-|\n"]),
+    st.lists(TABLE_LINES, min_size=2, max_size=30).map("\n".join),
+).map("".join)
+CUTS = st.lists(st.integers(min_value=1, max_value=200), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=LISTISH, cuts=CUTS, chunk=st.integers(min_value=1, max_value=60))
+def test_a_long_list_in_any_chunks_shows_each_prefix_as_rendered_whole(
+    text: str, cuts: list[int], chunk: int
+) -> None:
+    page = stream(text, cuts, None, check_steps=True, chunk_chars=chunk)
+    assert page.html == render_markdown(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=TABLEISH, cuts=CUTS, chunk=st.integers(min_value=1, max_value=60))
+def test_a_long_table_in_any_chunks_shows_each_prefix_as_rendered_whole(
+    text: str, cuts: list[int], chunk: int
+) -> None:
+    page = stream(text, cuts, None, check_steps=True, chunk_chars=chunk)
+    assert page.html == render_markdown(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    text=st.one_of(LISTISH, TABLEISH),
+    cuts=CUTS,
+    chunk=st.integers(min_value=1, max_value=60),
+    cite=st.booleans(),
+)
+def test_a_long_list_or_table_finished_with_citations_ends_in_the_whole_answer_html(
+    text: str, cuts: list[int], chunk: int, cite: bool
+) -> None:
+    citations = CITATIONS if cite else None
+    page = stream(text, cuts, citations, check_steps=False, colour_later=True, chunk_chars=chunk)
+    assert page.html == render_markdown(text, citations)
+
+
+def long_list(items: int) -> str:
+    return "".join(
+        f"{n + 1}. item {n} has *some* `words` [1]\n   - and a detail\n" for n in range(items)
+    )
+
+
+def long_table(rows: int) -> str:
+    rows_text = "".join(f"| row {n} | {n * 7} | *note* |\n" for n in range(rows))
+    return "| name | value | note |\n|:--|--:|:-:|\n" + rows_text
+
+
+@pytest.mark.parametrize("text", [long_list(600), long_table(1300)], ids=["list", "table"])
+def test_a_frame_renders_only_the_last_items_of_a_long_list_or_table(text: str) -> None:
+    rendered: list[int] = []
+
+    def counting(
+        block: str,
+        citations: Mapping[str, str] | None,
+        references: Mapping[str, Definition] | None,
+        *,
+        highlight: bool = True,
+    ) -> RenderedBlock:
+        rendered.append(len(block))
+        return render_parts(block, citations, references, highlight=highlight)
+
+    renderer = StreamRenderer(counting)
+    page = Page()
+    assert len(text) > 15 * CHUNK_CHARS
+    for start in range(0, len(text), 40):
+        page.apply(renderer.feed(text[start : start + 40]))
+    page.apply(renderer.finish(CITATIONS))
+    assert page.html == render_markdown(text, CITATIONS)
+    # No render sees more than a piece and the last items; all of them together see the
+    # text a bounded number of times (linear), not once per frame (quadratic).
+    assert max(rendered) < CHUNK_CHARS + 300
+    assert sum(rendered) < 40 * len(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        long_list(200).replace("\n2. ", "\n\n2. "),  # loose: every item a paragraph
+        "Intro\n" + long_list(200),  # a list after a paragraph
+        "1. all in one\n" + long_list(200).replace("\n", "\n   "),  # one top-level item
+        long_list(200).replace("[1]", "[^1]"),  # footnotes
+    ],
+    ids=["loose", "after-paragraph", "one-item", "footnotes"],
+)
+def test_shapes_that_cannot_be_cut_are_rendered_whole(text: str) -> None:
+    rendered: list[int] = []
+
+    def counting(
+        block: str,
+        citations: Mapping[str, str] | None,
+        references: Mapping[str, Definition] | None,
+        *,
+        highlight: bool = True,
+    ) -> RenderedBlock:
+        rendered.append(len(block))
+        return render_parts(block, citations, references, highlight=highlight)
+
+    renderer = StreamRenderer(counting, chunk_chars=200)
+    page = Page()
+    cuts = range(0, len(text), 500)
+    for start, end in itertools.pairwise([*cuts, len(text)]):
+        page.apply(renderer.feed(text[start:end]))
+        assert page.html == render_markdown(text[:end], streaming=True)
+    page.apply(renderer.finish())
+    assert page.html == render_markdown(text)
+    assert max(rendered) >= len(text) - 500
+
+
+FORMULA = "$" + "x+" * 900 + "x$"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- a\n- t:\n  | a | b |\n  | - | - |\n- last\n- more\n- more2\n",  # a table in an item
+        "- a\n- b\n- c\n\n- d\n- e\n",  # loose
+        "- a\n- b\n  ```\n  code\n  ```\n- c\n- d\n",  # a fence in an item
+        "3. a\n4. b\n5. c\n6. d\n",  # its start number
+        "- [a]\n- b\n- c\n- [a]: https://e.org\n- e\n",  # a definition in an item
+        "- a[^1]\n- b\n- c\n- d\n\n[^1]: note\n",  # a footnote
+        "- a\n- b\n- [x] c\n- d\n",  # a task item
+        "- a\n- b\n- c\n* d\n- e\n",  # another bullet
+        "- a\n- b\n- c\nlazy\n- e\n",  # a lazy line
+        "| a | b |\n|:-|-:|\n| 1 | 2 |\n| 3 | 4 |\n| 5 |\n| 6 | 7 | 8 |\nafter\n",
+        "| a |\n| - |\n| 1 |\n| 2 |\n\n| 3 |\n| 4 |\n",
+    ],
+)
+def test_items_tied_together_stream_as_rendered_whole(text: str) -> None:
+    page = stream(text, list(range(len(text))), None, check_steps=True, chunk_chars=1)
+    assert page.html == render_markdown(text)
+
+
+def test_math_past_the_budget_of_one_render_streams_as_rendered_whole() -> None:
+    text = "".join(f"- {FORMULA}\n" for _ in range(5))
+    page = stream(text, list(range(0, len(text), 97)), None, check_steps=True, chunk_chars=1)
+    assert page.html == render_markdown(text)
+    assert FORMULA in page.html  # the last formulas stay source, as in one render
+
+
+@pytest.mark.parametrize("make", [long_list, long_table], ids=["list", "table"])
+def test_streaming_a_long_list_or_table_renders_in_linear_total(make: Callable[[int], str]) -> None:
+    def work(items: int) -> int:
+        rendered = 0
+
+        def counting(
+            block: str,
+            citations: Mapping[str, str] | None,
+            references: Mapping[str, Definition] | None,
+            *,
+            highlight: bool = True,
+        ) -> RenderedBlock:
+            nonlocal rendered
+            rendered += len(block)
+            return render_parts(block, citations, references, highlight=highlight)
+
+        text = make(items)
+        renderer = StreamRenderer(counting)
+        for start in range(0, len(text), 40):
+            renderer.feed(text[start : start + 40])
+        renderer.finish()
+        return rendered
+
+    # Twice the text, about twice the work (rendering it whole each frame: four times).
+    assert work(400) < 2.3 * work(200)
