@@ -163,10 +163,75 @@ of streaming (profiled time, so inflated about 2× for Python and not for JavaSc
   before the browser could run anything else; now a backlog is taken in slices of 8 ms, each
   its own task, and frames are paced so that rendering takes at most 40 % of the main thread.
 
-Left as they are: the reading of the layout to follow the newest text (it would happen in
-the same frame anyway), and colouring of finished code blocks inside the frame that finishes
-them (the remaining long tasks at 200 tokens/s; highlighting them in idle time would leave
-answers uncoloured for a moment after they end, which tests and readers would see).
+Since then, finished code blocks are coloured in idle time, one block a callback
+(`StreamRenderer(colour_later=True)`, `IdleScheduler`), not inside the frame that finishes
+them.
+
+### A second look: the bridge, the layout, the collector
+
+Traces of the page at 200 tokens/s read task by task (what each top-level task ran), `cProfile`
+of the frame callback inside the page, and V8's allocation sampler, on this shared machine
+before the changes below (the page at commit 00368c4, 2 runs each, the same day):
+
+| scenario | page busy | streaming-markdown busy | ratio | page tasks > 50 ms | page visible p95 |
+|---|---:|---:|---:|---:|---:|
+| 200 tokens/s | 64.2 % | 36.4 % | 1.76× | 42 in 2 runs | 65.2 ms |
+| 2,000 tokens/s asked | 76.4 % | 52.6 % | 1.45× | 30 in 2 runs | 108 ms |
+| 200 tokens/s, CPU 4× slower | 91.4 % | 76.8 % | 1.19× | 477 in 2 runs | 606 ms |
+
+The changes below, measured against the page before them in runs interleaved in the same
+minutes (200 tokens/s; the first runs had only the EventSource change): the main thread's
+CPU time per token (its tasks' thread time in the trace) fell from 2.9 ms (median of 4 runs,
+2.6–3.5) to 2.6 ms (median of 5, 2.6–2.9; a sixth, which other work slowed to 60 tokens a
+second, left out), against 1.4–1.8 ms for streaming-markdown; the busy share from 67–72 % to
+62–66 % (streaming-markdown 33–44 %). The run in the tables above, with the changes, had
+a machine far busier with other work (1.3 of its 2 cores; the tokens arrived at about 100 a
+second, not 170): there the page's long tasks and latencies are mostly V8's collections
+waiting for a core (below), and its busy share was 1.50×, 1.51× and 1.09×
+streaming-markdown's in the three scenarios.
+
+- **Every event woke Python about four times.** At 160 events a second the main thread ran
+  441 of Pyodide's scheduled callbacks a second (each a `MessageChannel` task) and 160
+  microtasks: the reading task awaited a JavaScript promise, whose resolution entered Python
+  in a microtask to wake the task through `call_soon`, and a future made by
+  `loop.create_future()` adds a second callback when it resolves (Pyodide's loop counts
+  such futures). Now static/eventsource.js calls a Python function directly when an event
+  arrives while Python waits, and that resolves a bare `asyncio.Future`: one scheduled
+  callback per batch and no microtask (`call_soon` ran 436 times for 436 batches of the
+  first 4,000 characters, and 962 times for 481 with `loop.create_future()`; 184 scheduled
+  callbacks a second in the trace instead of 441). The same JavaScript is `HELPER_BODY` in
+  streamchat/browser/eventsource_helper.py, for pages without our static files; a unit test
+  holds the two to the same code.
+- **Following the newest text laid the page out once more every frame.** The scroll
+  follower read `scrollHeight` after each frame's writes, which forces a layout inside the
+  frame callback: 1.4 ms per rendered frame in the profile, its largest single item (19 % of
+  the callback). Now a `ResizeObserver` on the scroller and its children scrolls when the
+  content's size changes: its callback comes after the browser's own layout, so reading
+  `scrollHeight` there costs nothing, and it runs when a line is added, not every frame.
+- **Appending to the tail walked it again each time.** Each `AppendTail` read five to ten
+  DOM properties across the bridge, and a long code block's whole text into Python, to find
+  the last text node; that node is now kept until another patch changes the tail.
+- **The status line is not a per-message cost.** It changes at the first token and once a
+  second (`_tick`), never per message or per frame.
+- **The long tasks on this machine were V8's young-generation collections.** About 55
+  scavenges a run, each 30–100 ms of wall time but 1–12 ms of the main thread's CPU: the
+  main thread waits for V8's background scavenger threads, which other work on the two cores
+  starves (streaming-markdown: 4 scavenges of 2 ms). The page allocated 8 MB of JavaScript
+  objects a second; 7 MB of it was Pyodide converting Python strings that are not ASCII
+  one character at a time (`_python2js_ucs4`, `_ucs2`, `_ucs1`:
+  `jsstr += String.fromCodePoint(…)`; ASCII goes through `TextDecoder`), above all the
+  answer's markdown so far in every frame's `streamchat:answer-changed` detail
+  (app/browser/events.py; the answer has an emoji at character 16,128, and from there all
+  16–20 KB go one character at a time). Passing that detail as JSON (ASCII escapes) cut the
+  allocations to 5.7 MB/s; without the event they are 3.4 MB/s, a third of which is
+  DOMPurify parsing its configuration again on every call (`_parseConfig`, `addToSet`;
+  `DOMPurify.setConfig` once in static/sanitize.mjs would avoid it). The number of
+  scavenges did not fall with either in a quick trial, so neither is part of this change.
+
+Left as they are: Python still wakes once per batch of events, which at 200 tokens/s (5 ms
+apart, frames 16.7 ms apart) is nearly every event. One wake per frame would need the
+events read in the frame callback itself, and Pyodide resumes a waiting task only from a
+task of its own, after the frame is painted: each token would show a frame later.
 """
 
 

@@ -61,9 +61,21 @@ class MarkdownBox:
         self.container = container
         self.tail = element("div", "md-tail")
         container.append(self.tail)
+        #: The text node `AppendTail` last appended to: while only `AppendTail` patches
+        #: follow, the next one goes there too, without walking the tail again (each step of
+        #: the walk is a read across the Python–JavaScript bridge, and reading a long code
+        #: block's text into Python costs its length).
+        self._append_to: Any = None
 
     def apply(self, patches: Sequence[Patch]) -> None:
         for patch in patches:
+            if isinstance(patch, AppendTail):
+                if self._append_to is None:
+                    self._append_to = _append_text(self.tail, patch.text)
+                else:
+                    self._append_to.appendData(patch.text)
+                continue
+            self._append_to = None  # any other patch may have changed the tail
             if isinstance(patch, AppendBlock):
                 block = element("div", "md-block")
                 block.append(sanitized(patch.html))
@@ -72,11 +84,10 @@ class MarkdownBox:
                 self.tail.replaceChildren(sanitized(patch.html))
             elif isinstance(patch, ReplaceBlock):
                 self.container.children.item(patch.index).replaceChildren(sanitized(patch.html))
-            elif isinstance(patch, AppendTail):
-                _append_text(self.tail, patch.text)
 
     def show_whole(self, html: str) -> None:
         """Replace the whole content at once (the benchmarks' naive baseline only)."""
+        self._append_to = None
         self.tail.innerHTML = sanitize(html)
 
     def colouring(self, pending: bool) -> None:
@@ -88,6 +99,7 @@ class MarkdownBox:
 
     def clear(self) -> None:
         """Empty it, to render its text again from the start (a continued answer)."""
+        self._append_to = None
         self.container.replaceChildren(self.tail)
         self.tail.innerHTML = ""
 
@@ -268,39 +280,63 @@ class ScrollFollower:
     Scrolling up stops the following and shows a "Jump to latest" button; scrolling back
     down (or the button) resumes it. Content above the reader only ever grows below them,
     so nothing they are reading moves.
+
+    The view follows when the content's size changes (a `ResizeObserver` on the scroller and
+    its children), not on every frame that changed the text: its callback comes after the
+    browser's own layout, so reading `scrollHeight` there costs nothing, where reading it
+    after each frame's writes made the browser lay the page out an extra time per frame.
     """
 
     def __init__(self, scroller: Any, jump_button: Any) -> None:
         self._scroller = scroller
         self._jump = jump_button
         self.following = True
-        self._proxies = [create_proxy(self._on_scroll), create_proxy(lambda _e: self.jump())]
+        self._jump_shown = False
+        self._proxies = [
+            create_proxy(self._on_scroll),
+            create_proxy(lambda _e: self.jump()),
+            create_proxy(self._on_resize),
+        ]
         scroller.addEventListener(
             "scroll", self._proxies[0], js.Object.fromEntries([["passive", True]])
         )
         jump_button.addEventListener("click", self._proxies[1])
+        self._resized = js.ResizeObserver.new(self._proxies[2])
+        self._resized.observe(scroller)
+        for child in scroller.children:
+            self._resized.observe(child)
 
     def content_changed(self) -> None:
-        if self.following:
-            self._scroller.scrollTop = self._scroller.scrollHeight
-        else:
+        """More of an answer is shown: followed by the resize it causes, if any; else the
+        button says there is more below."""
+        if not self.following and not self._jump_shown:
+            self._jump_shown = True
             self._jump.hidden = False
 
     def jump(self) -> None:
         self.following = True
-        self._jump.hidden = True
+        self._show_jump(False)
         self._scroller.scrollTop = self._scroller.scrollHeight
+
+    def _on_resize(self, *_: Any) -> None:
+        if self.following:
+            self._scroller.scrollTop = self._scroller.scrollHeight
 
     def _on_scroll(self, _event: Any) -> None:
         element = self._scroller
         self.following = is_at_bottom(element.scrollTop, element.clientHeight, element.scrollHeight)
         if self.following:
-            self._jump.hidden = True
+            self._show_jump(False)
+
+    def _show_jump(self, shown: bool) -> None:
+        self._jump_shown = shown
+        self._jump.hidden = not shown
 
 
-def _append_text(node: Any, text: str) -> None:
+def _append_text(node: Any, text: str) -> Any:
     """Add `text` after the last text in `node`, inside every element that ends there (the
-    line breaks between closing tags are not text): where `AppendTail` puts it."""
+    line breaks between closing tags are not text): where `AppendTail` puts it. Returns the
+    text node it went into when more text for the same place goes there too, else None."""
     while True:
         last = node.lastChild
         while last and last.nodeType == TEXT_NODE and not str(last.data).strip():
@@ -310,5 +346,7 @@ def _append_text(node: Any, text: str) -> None:
         node = last
     if last and last.nodeType == TEXT_NODE:
         last.appendData(text)
-    else:
-        node.append(text)
+        return last
+    node.append(text)
+    # A text of spaces alone is passed over by the walk above: the next text may go elsewhere.
+    return node.lastChild if text.strip() else None

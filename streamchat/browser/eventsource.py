@@ -11,12 +11,14 @@ attempt is the browser's reconnection time, and no later attempt is made sooner 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
 import js  # type: ignore[import-not-found]
+from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
 
 from streamchat.browser.frames import TimeSlices
 from streamchat.client import ConnectionFailed, StreamDropped, StreamRequest, get_url
@@ -27,34 +29,57 @@ CONNECTING, OPEN, CLOSED = 0, 1, 2
 
 class _Source:
     """One native EventSource, its events buffered in JavaScript (static/eventsource.js) and
-    taken a batch at a time: one crossing into Python per batch, not one per event."""
+    taken a batch at a time: one crossing into Python per batch, not one per event.
+
+    While nothing is buffered, JavaScript calls `_wake` directly when the next event comes,
+    which resolves a Python future: awaiting a JavaScript promise instead would cost a
+    microtask and two short-lived proxies per batch."""
 
     def __init__(self, url: str) -> None:
         self._buffer = js.window.streamchatEventSource(url)
+        self._take_js = self._buffer.take
         self.native = self._buffer.native
         self.opened = False
         self.dropped_at: float | None = None
         self._pending: deque[tuple[str, Any, Any]] = deque()
         self._slices = TimeSlices()
+        self._waiter: asyncio.Future[None] | None = None
+        # One proxy for the source's lifetime, destroyed by `close`.
+        self._wake_proxy = create_proxy(self._wake)
+        self._closed = False
 
     async def next(self) -> tuple[str, Any, Any]:
         """The next (kind, value, event id): "message" with data, "open", or "error" with
         the readyState. A backlog is worked through in time slices (`TimeSlices`)."""
         if not self._pending:
-            await self._buffer.ready()
+            while not self._take():
+                # A bare Future, not `loop.create_future()`: Pyodide's loop counts those in
+                # progress, with one more callback (one more task) when each resolves.
+                self._waiter = asyncio.Future()
+                await self._waiter
             self._slices.restart()
-            self._take()
         else:
             await self._slices.pause()
         return self._pending.popleft()
 
-    def _take(self) -> None:
-        flat = self._buffer.take().to_py()
+    def _take(self) -> bool:
+        """Takes what JavaScript buffered; when there was nothing, it calls `_wake` once
+        something arrives."""
+        flat = self._take_js(self._wake_proxy).to_py()
         self._pending.extend(zip(flat[0::3], flat[1::3], flat[2::3], strict=True))
+        return bool(flat)
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def close(self) -> None:
-        self._buffer.close()
         self._pending.clear()
+        if not self._closed:
+            self._closed = True
+            self._buffer.close()
+            self._wake_proxy.destroy()
 
 
 class EventSourceTransport:

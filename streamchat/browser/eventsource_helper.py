@@ -3,7 +3,8 @@ reads, defined from Python for a page that does not load static/eventsource.js.
 
 The page loads the helper as a script; any other page gets the same JavaScript from here,
 compiled with `Function` (PyScript pages allow it: PyScript itself needs `'unsafe-eval'`).
-Keep HELPER_BODY in step with static/eventsource.js.
+HELPER_BODY is static/eventsource.js's function body without its comments
+(tests/unit/test_eventsource_helper.py holds them to that).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ let wake = null;
 const push = (kind, value, id) => {
   items.push(kind, value, id);
   if (wake !== null) {
-    const resolve = wake;
+    const call = wake;
     wake = null;
-    resolve();
+    call();
   }
 };
 native.addEventListener("message", (event) => push("message", event.data, event.lastEventId));
@@ -31,16 +32,16 @@ native.addEventListener("open", () => push("open", null, null));
 native.addEventListener("error", () => push("error", native.readyState, null));
 return {
   native,
-  ready: () =>
-    items.length > 0 ? Promise.resolve() : new Promise((resolve) => { wake = resolve; }),
-  take: () => {
+  take: (callback) => {
     const taken = items;
     items = [];
+    wake = taken.length > 0 ? null : callback;
     return taken;
   },
   close: () => {
     native.close();
     items = [];
+    wake = null;
   },
 };
 """

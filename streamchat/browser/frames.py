@@ -33,10 +33,11 @@ class FrameScheduler:
         self._frame_proxy = create_proxy(self._run)
         self._visibility_proxy = create_proxy(self._on_visibility_change)
         js.document.addEventListener("visibilitychange", self._visibility_proxy)
+        self._request_frame = js.requestAnimationFrame  # looked up once, not every frame
 
     def request(self) -> None:
         if self._handle is None:
-            self._handle = js.requestAnimationFrame(self._frame_proxy)
+            self._handle = self._request_frame(self._frame_proxy)
 
     def cancel(self) -> None:
         if self._handle is not None:
