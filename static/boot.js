@@ -85,6 +85,16 @@
   };
   window.streamchatReceiveTokens = function (receiver) { tokens.receive(receiver); };
 
+  // streamchat:answer-changed, dispatched by the page's Python once a rendered frame while an
+  // answer streams (app/browser/events.py). Its detail's `markdown` is the whole answer so
+  // far, so it is read from Python only when a listener asks for it: nothing is copied, or
+  // left for the garbage collector, on the frames nobody listens to.
+  window.streamchatAnswerChanged = function (name, question, markdownSoFar) {
+    var detail = { state: "streaming", question: question };
+    Object.defineProperty(detail, "markdown", { enumerable: true, get: function () { return markdownSoFar(); } });
+    document.dispatchEvent(new CustomEvent(name, { detail: detail }));
+  };
+
   function banner() { return document.querySelector("[data-role=load-banner]"); }
 
   // The load state, html[data-app-state]: "loading", then "ready" (app/main.py says so) or

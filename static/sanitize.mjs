@@ -45,7 +45,14 @@ DOMPurify.addHook("afterSanitizeAttributes", (node) => {
   }
 });
 
-window.streamchatSanitize = (html) => DOMPurify.sanitize(html, CONFIG);
-// The same, as a DocumentFragment to insert directly: no serialising and parsing again.
-const FRAGMENT = { ...CONFIG, RETURN_DOM_FRAGMENT: true };
-window.streamchatSanitizeFragment = (html) => DOMPurify.sanitize(html, FRAGMENT);
+// Set once: DOMPurify parses a configuration given to sanitize() again on every call (once a
+// frame while an answer streams). Its result is a DocumentFragment to insert directly: no
+// serialising and parsing again.
+DOMPurify.setConfig({ ...CONFIG, RETURN_DOM_FRAGMENT: true });
+window.streamchatSanitizeFragment = (html) => DOMPurify.sanitize(html);
+// The same as HTML text.
+window.streamchatSanitize = (html) => {
+  const box = document.createElement("div");
+  box.appendChild(DOMPurify.sanitize(html));
+  return box.innerHTML;
+};

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import js  # type: ignore[import-not-found]
-from pyodide.ffi import to_js  # type: ignore[import-not-found]
+from pyodide.ffi import create_proxy, to_js  # type: ignore[import-not-found]
 
 from app.answer_event import (
     ANSWER_CHANGED_EVENT,
@@ -24,8 +24,13 @@ def answer_started(turn: Turn) -> None:
 
 
 def answer_changed(turn: Turn) -> None:
-    """`streamchat:answer-changed`: more of `turn`'s answer is shown (once a rendered frame)."""
-    _dispatch(ANSWER_CHANGED_EVENT, streaming_detail(turn))
+    """`streamchat:answer-changed`: more of `turn`'s answer is shown (once a rendered frame).
+
+    static/boot.js dispatches it, with a `markdown` that is taken from `turn` only when a
+    listener reads it: the whole answer a frame, for nobody, fed the garbage collector.
+    """
+    _streaming.turn = turn
+    js.window.streamchatAnswerChanged(ANSWER_CHANGED_EVENT, turn.question, _markdown_so_far)
 
 
 def announce_answer(turn: Turn) -> None:
@@ -33,6 +38,20 @@ def announce_answer(turn: Turn) -> None:
     (through JSON, so None arrives as null)."""
     options = js.JSON.parse(json.dumps({"detail": answer_detail(turn)}))
     js.document.dispatchEvent(js.CustomEvent.new(ANSWER_EVENT, options))
+
+
+class _Streaming:
+    """The answer the latest answer-changed event was about."""
+
+    turn: Turn | None = None
+
+    def markdown(self) -> str:
+        return self.turn.answer if self.turn is not None else ""
+
+
+_streaming = _Streaming()
+#: One proxy for the page's life: the getter of every answer-changed event's `markdown`.
+_markdown_so_far = create_proxy(_streaming.markdown)
 
 
 def _dispatch(name: str, detail: dict[str, str]) -> None:
