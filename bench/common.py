@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import psutil  # type: ignore[import-untyped]
+from playwright.sync_api import Page, Playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 # tools/ holds scripts, not a package: tools/chromium.py is `chromium` here, as for mypy.
@@ -40,6 +41,25 @@ document.addEventListener("DOMContentLoaded", () => {
 """
 #: Long enough for a cold start on a loaded 2-core machine, short enough to fail visibly.
 READY_TIMEOUT_MS = 60_000
+
+
+@contextlib.contextmanager
+def ready_page(
+    playwright: Playwright, url: str, *, prefix: str, init_script: str = RAISE_QUESTION_LIMIT
+) -> Iterator[Page]:
+    """The page at `url` in a fresh browser (a new profile), once it is ready; then closed."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as profile:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            context.add_init_script(script=init_script)
+            page = context.pages[0] if context.pages else context.new_page()
+            page.goto(url)
+            page.wait_for_selector(READY, timeout=READY_TIMEOUT_MS)
+            yield page
+        finally:
+            context.close()
 
 
 @dataclass(frozen=True)

@@ -18,23 +18,13 @@ from __future__ import annotations
 import datetime
 import json
 import sys
-import tempfile
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from playwright.sync_api import Page, sync_playwright
 
-from bench.common import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    RAISE_QUESTION_LIMIT,
-    READY,
-    READY_TIMEOUT_MS,
-    ROOT,
-    log,
-    server,
-)
+from bench.common import ROOT, log, ready_page, server
 
 TOKEN_CHARS = 40
 TOKEN_PACE = 0.005
@@ -100,24 +90,14 @@ def run(url: str) -> dict[str, Any]:
     shapes: dict[str, Any] = {}
     with sync_playwright() as playwright:
         for name, (what, answer) in SHAPES.items():
-            with tempfile.TemporaryDirectory(prefix="bench-hostile-") as profile:
-                context = playwright.chromium.launch_persistent_context(
-                    profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            with ready_page(playwright, page_url, prefix="bench-hostile-") as page:
+                errors = _page_errors(page)
+                page.evaluate(PROBE, answer)
+                page.wait_for_selector(FINAL, timeout=300_000)
+                raw = page.evaluate(
+                    "() => ({...window.__hostile, ended: performance.now(),"
+                    " state: document.querySelector('[data-role=answer]').dataset.state})"
                 )
-                try:
-                    context.add_init_script(script=RAISE_QUESTION_LIMIT)
-                    page = context.pages[0] if context.pages else context.new_page()
-                    errors = _page_errors(page)
-                    page.goto(page_url)
-                    page.wait_for_selector(READY, timeout=READY_TIMEOUT_MS)
-                    page.evaluate(PROBE, answer)
-                    page.wait_for_selector(FINAL, timeout=300_000)
-                    raw = page.evaluate(
-                        "() => ({...window.__hostile, ended: performance.now(),"
-                        " state: document.querySelector('[data-role=answer]').dataset.state})"
-                    )
-                finally:
-                    context.close()
             schedule_s = len(answer) / TOKEN_CHARS * TOKEN_PACE
             tasks = raw["longTasks"]
             shapes[name] = {

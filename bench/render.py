@@ -28,7 +28,6 @@ is a lower bound; the stream's total time against its schedule shows the backlog
 from __future__ import annotations
 
 import itertools
-import tempfile
 from bisect import bisect_left
 from pathlib import Path
 from typing import Any
@@ -36,17 +35,7 @@ from urllib.parse import quote
 
 from playwright.sync_api import Page, Playwright, sync_playwright
 
-from bench.common import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    RAISE_QUESTION_LIMIT,
-    READY,
-    READY_TIMEOUT_MS,
-    ROOT,
-    distribution,
-    log,
-    median,
-)
+from bench.common import ROOT, distribution, log, median, ready_page
 
 CORPUS = ROOT / "tests" / "unit" / "corpus"
 #: The 20 KB answer: the corpus's long guide, then its SSE explainer (realistic answers).
@@ -129,23 +118,13 @@ def stream_once(
     page_url = f"{url}?transport=fetch&endpoint={endpoint}&measure=1"
     if mode == "naive":
         page_url += "&render=naive"
-    with tempfile.TemporaryDirectory(prefix="bench-render-") as profile:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            context.add_init_script(script=RAISE_QUESTION_LIMIT)
-            page = context.pages[0] if context.pages else context.new_page()
-            page.goto(page_url)
-            page.wait_for_selector(READY, timeout=READY_TIMEOUT_MS)
-            page.evaluate(PROBE.read_text(encoding="utf-8"))
-            asked = float(page.evaluate(ASK, answer))
-            # Naive falls far behind with small tokens: allow it ten minutes.
-            page.wait_for_function("window.__bench.doneAt !== null", timeout=600_000)
-            _wait_for_last_paint(page)
-            raw: dict[str, Any] = page.evaluate("window.__bench")
-        finally:
-            context.close()
+    with ready_page(playwright, page_url, prefix="bench-render-") as page:
+        page.evaluate(PROBE.read_text(encoding="utf-8"))
+        asked = float(page.evaluate(ASK, answer))
+        # Naive falls far behind with small tokens: allow it ten minutes.
+        page.wait_for_function("window.__bench.doneAt !== null", timeout=600_000)
+        _wait_for_last_paint(page)
+        raw: dict[str, Any] = page.evaluate("window.__bench")
     raw["asked"] = asked
     return raw
 
