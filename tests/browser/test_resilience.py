@@ -98,7 +98,10 @@ def test_the_servers_retry_hint_is_honoured(page: Page, server_url: str, transpo
     assert len(requests) == 2
     first, second = requests
     dropped_at = first.timing["startTime"] + first.timing["responseEnd"]
-    assert second.timing["startTime"] - dropped_at >= 2500 - 50
+    # Without the hint the first retry waits at most 1.25 s (1 s ± 25 %). The network's
+    # responseEnd may be noted tens of milliseconds after the page saw the drop on a busy
+    # machine, hence the margin (one run measured 2,442 ms against a 2,450 ms bound).
+    assert second.timing["startTime"] - dropped_at >= 2500 - 250
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
