@@ -22,6 +22,31 @@
 import fs from "node:fs";
 import path from "node:path";
 
+// What both modes compile with: a module's bytecode, and where the import system looks for it
+// beside its source.
+const PRELUDE = `
+import importlib._bootstrap_external as bootstrap
+import importlib.util
+import posixpath
+import sys
+import zipfile
+
+def bytecode(name, source, checked):
+    code = compile(source, name, "exec", dont_inherit=True)
+    return bytes(bootstrap._code_to_hash_pyc(code, importlib.util.source_hash(source), checked))
+
+def cached(name):
+    folder, module = posixpath.split(name)
+    return posixpath.join(folder, "__pycache__", f"{module[:-3]}.{sys.implementation.cache_tag}.pyc")
+`;
+
+async function startPython(pyodideDir) {
+  const { loadPyodide } = await import(path.resolve(pyodideDir, "pyodide.mjs"));
+  const pyodide = await loadPyodide({ indexURL: path.resolve(pyodideDir) + "/" });
+  pyodide.runPython(PRELUDE);
+  return pyodide;
+}
+
 if (process.argv[3] === "--wheels") {
   await compileWheels(process.argv[2], process.argv[4].split(","), process.argv.slice(5));
   process.exit(0);
@@ -32,19 +57,12 @@ if (!output || flags.some((flag) => !known.includes(flag))) {
   console.error(`usage: node tools/compile_python.mjs PYODIDE_DIR IN.zip OUT.zip [${known.join("] [")}]`);
   process.exit(2);
 }
-const { loadPyodide } = await import(path.resolve(pyodideDir, "pyodide.mjs"));
-const pyodide = await loadPyodide({ indexURL: path.resolve(pyodideDir) + "/" });
+const pyodide = await startPython(pyodideDir);
 pyodide.FS.writeFile("/tmp/in.zip", new Uint8Array(fs.readFileSync(input)));
 pyodide.globals.set("beside", flags.includes("--beside"));
 pyodide.globals.set("checked", flags.includes("--checked"));
 pyodide.globals.set("bytecode_only", flags.includes("--bytecode-only"));
 const compiled = pyodide.runPython(`
-import importlib._bootstrap_external as bootstrap
-import importlib.util
-import posixpath
-import sys
-import zipfile
-
 compiled = 0
 with zipfile.ZipFile("/tmp/in.zip") as source, zipfile.ZipFile("/tmp/out.zip", "w") as target:
     for member in source.infolist():
@@ -53,13 +71,10 @@ with zipfile.ZipFile("/tmp/in.zip") as source, zipfile.ZipFile("/tmp/out.zip", "
             if not bytecode_only:
                 target.writestr(member, data, compress_type=zipfile.ZIP_STORED)
             continue
-        code = compile(data, member.filename, "exec", dont_inherit=True)
-        pyc = bytes(bootstrap._code_to_hash_pyc(code, importlib.util.source_hash(data), checked))
+        pyc = bytecode(member.filename, data, checked)
         compiled += 1
         if beside:
-            folder, name = posixpath.split(member.filename)
-            cached = f"{name[:-3]}.{sys.implementation.cache_tag}.pyc"
-            name = posixpath.join(folder, "__pycache__", cached)
+            name = cached(member.filename)
             if not bytecode_only:
                 target.writestr(member, data, compress_type=zipfile.ZIP_STORED)
         else:
@@ -71,8 +86,7 @@ fs.writeFileSync(output, pyodide.FS.readFile("/tmp/out.zip"));
 console.log(`compiled ${compiled} modules of ${input} into ${output}`);
 
 async function compileWheels(pyodideDir, modules, wheels) {
-  const { loadPyodide } = await import(path.resolve(pyodideDir, "pyodide.mjs"));
-  const pyodide = await loadPyodide({ indexURL: path.resolve(pyodideDir) + "/" });
+  const pyodide = await startPython(pyodideDir);
   const inside = wheels.map((wheel, index) => {
     const name = `/tmp/wheel${index}.zip`;
     pyodide.FS.writeFile(name, new Uint8Array(fs.readFileSync(wheel)));
@@ -82,11 +96,6 @@ async function compileWheels(pyodideDir, modules, wheels) {
   pyodide.globals.set("modules", pyodide.toPy(modules));
   const counts = pyodide.runPython(`
 import importlib
-import importlib._bootstrap_external as bootstrap
-import importlib.util
-import posixpath
-import sys
-import zipfile
 
 # Unpacked, as the page has them: some read files beside their modules.
 folders = [wheel + ".d" for wheel in wheels]
@@ -106,11 +115,9 @@ for wheel, folder in zip(wheels, folders):
             data = source.read(member)
             target.writestr(member, data, compress_type=zipfile.ZIP_STORED)
             if member.filename in members:
-                code = compile(data, member.filename, "exec", dont_inherit=True)
-                pyc = bytes(bootstrap._code_to_hash_pyc(code, importlib.util.source_hash(data), False))
-                folder, name = posixpath.split(member.filename)
-                cached = posixpath.join(folder, "__pycache__", f"{name[:-3]}.{sys.implementation.cache_tag}.pyc")
-                target.writestr(zipfile.ZipInfo(cached, member.date_time), pyc, compress_type=zipfile.ZIP_STORED)
+                pyc = bytecode(member.filename, data, False)
+                info = zipfile.ZipInfo(cached(member.filename), member.date_time)
+                target.writestr(info, pyc, compress_type=zipfile.ZIP_STORED)
     counts.append(len(members))
 counts
 `).toJs();
