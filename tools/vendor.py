@@ -144,16 +144,12 @@ def compile_stdlib(source: Path, target: Path) -> None:
 def compile_wheels(wheels: list[Path]) -> None:
     """Bytecode beside the sources of the wheels' modules that the page imports (those that
     importing SNAPSHOT_IMPORTS imports), written into the wheels."""
-    subprocess.run(
-        [
-            "node",
-            str(ROOT / "tools" / "compile_python.mjs"),
-            str(NODE_MODULES / "pyodide"),
-            "--wheels",
-            ",".join(SNAPSHOT_IMPORTS),
-            *(str(wheel) for wheel in wheels),
-        ],
-        check=True,
+    _node(
+        "compile_python.mjs",
+        NODE_MODULES / "pyodide",
+        "--wheels",
+        ",".join(SNAPSHOT_IMPORTS),
+        *wheels,
     )
 
 
@@ -172,37 +168,34 @@ def compile_app(target: Path) -> None:
 def compile_python(source: Path, target: Path, *flags: str) -> None:
     """tools/compile_python.mjs: compiled by Pyodide's own CPython, in Node (`target` may be
     `source`: it is written once the compiling is done)."""
-    subprocess.run(
-        [
-            "node",
-            str(ROOT / "tools" / "compile_python.mjs"),
-            str(NODE_MODULES / "pyodide"),
-            str(source),
-            str(target),
-            *flags,
-        ],
-        check=True,
-    )
+    _node("compile_python.mjs", NODE_MODULES / "pyodide", source, target, *flags)
 
 
 def make_snapshot(vendor: Path) -> None:
     """pyodide/snapshot.bin, Python's memory once the wheels are imported, made from the very
     runtime and wheels of `vendor`; and pyodide/snapshot.mjs, which the page starts it with."""
-    subprocess.run(
-        [
-            "node",
-            str(ROOT / "tools" / "make_snapshot.mjs"),
-            str(vendor / "pyodide"),
-            str(vendor / "pyodide" / "snapshot.bin"),
-            ",".join(SNAPSHOT_IMPORTS),
-            *(str(wheel) for wheel in sorted((vendor / "wheels").glob("*.whl"))),
-        ],
-        check=True,
-    )
+    write_snapshot(vendor / "pyodide", vendor / "pyodide" / "snapshot.bin", vendor / "wheels")
     shutil.copy2(ROOT / "tools" / "snapshot_loader.mjs", vendor / "pyodide" / "snapshot.mjs")
     # Its twins now, at a lower quality: brotli 11 takes about 3 minutes for 31 MB (5.9 MB at
     # quality 5 in 2 s, 4.4 MB at 11); precompress_tree() then keeps them as fresh.
     precompress.write_twins(vendor / "pyodide" / "snapshot.bin", brotli_quality=5, gzip_level=6)
+
+
+def write_snapshot(pyodide: Path, target: Path, wheels: Path) -> None:
+    """tools/make_snapshot.mjs: the memory of the runtime in `pyodide` once it has unpacked the
+    wheels in `wheels` and imported SNAPSHOT_IMPORTS, written to `target`."""
+    _node(
+        "make_snapshot.mjs",
+        f"{pyodide}/",
+        target,
+        ",".join(SNAPSHOT_IMPORTS),
+        *sorted(wheels.glob("*.whl")),
+    )
+
+
+def _node(script: str, *args: str | Path) -> None:
+    """Runs tools/`script` in Node with `args`; fails loudly if it does."""
+    subprocess.run(["node", str(ROOT / "tools" / script), *map(str, args)], check=True)
 
 
 def download_wheels(target: Path) -> None:

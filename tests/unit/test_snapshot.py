@@ -47,20 +47,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sys.path.insert(0, str(ROOT / "tools"))
     import vendor
 
-    wheels = sorted(str(wheel) for wheel in (PYODIDE.parent / "wheels").glob("*.whl"))
-    subprocess.run(
-        [
-            "node",
-            str(ROOT / "tools" / "make_snapshot.mjs"),
-            f"{PYODIDE}/",
-            str(folder / "snapshot.bin"),
-            ",".join(vendor.SNAPSHOT_IMPORTS),
-            *wheels,
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    vendor.write_snapshot(PYODIDE, folder / "snapshot.bin", PYODIDE.parent / "wheels")
     return folder
 
 
