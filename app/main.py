@@ -23,6 +23,7 @@ from app.chat import Conversation, Turn, question_limit_text, thought_text, usag
 from app.config import Config, ConfigError, load_config
 from app.library import export_markdown, file_name, record_for, title_for
 from app.tab import Place
+from streamchat.browser import quick_soon
 from streamchat.render import configure as configure_rendering
 from streamchat.render import render_markdown
 from streamchat.stream_render import StreamRenderer
@@ -441,6 +442,8 @@ class ChatPage:
 
 
 def start() -> ChatPage | None:
+    # Each task wake-up at one browser task, not two and a proxy (streamchat/browser/quick_soon.py).
+    quick_soon.install()
     try:
         config = load_config(str(query("#chat-config").textContent), str(js.location.search))
     except ConfigError as error:

@@ -86,12 +86,15 @@
   window.streamchatReceiveTokens = function (receiver) { tokens.receive(receiver); };
 
   // streamchat:answer-changed, dispatched by the page's Python once a rendered frame while an
-  // answer streams (app/browser/events.py). Its detail's `markdown` is the whole answer so
-  // far, so it is read from Python only when a listener asks for it: nothing is copied, or
-  // left for the garbage collector, on the frames nobody listens to.
-  window.streamchatAnswerChanged = function (name, question, markdownSoFar) {
-    var detail = { state: "streaming", question: question };
-    Object.defineProperty(detail, "markdown", { enumerable: true, get: function () { return markdownSoFar(); } });
+  // answer streams (app/browser/events.py). Its detail's `question` and `markdown` (the whole
+  // answer so far) are read from Python only when a listener asks for them: nothing is
+  // copied, or left for the garbage collector, on the frames nobody listens to (a string
+  // that is not ASCII crosses from Python one character at a time).
+  window.streamchatAnswerChanged = function (name, field) {
+    var detail = { state: "streaming" };
+    ["question", "markdown"].forEach(function (key) {
+      Object.defineProperty(detail, key, { enumerable: true, get: function () { return field(key); } });
+    });
     document.dispatchEvent(new CustomEvent(name, { detail: detail }));
   };
 

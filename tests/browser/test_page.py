@@ -154,7 +154,8 @@ RECORD_EVENTS = """
 window.__events = [];
 for (const name of ["ready", "answer-started", "answer-changed", "answer"]) {
   document.addEventListener("streamchat:" + name, (event) => {
-    window.__events.push({name, detail: event.detail});
+    // Copied as dispatched: the lazy fields (question, markdown) read now, not at the end.
+    window.__events.push({name, detail: {...event.detail}});
   });
 }
 """
@@ -178,7 +179,10 @@ def test_the_page_tells_its_scripts_about_each_answer_from_its_state(
         "question": "What is Pyodide?",
         "markdown": "",
     }
-    changes = [e["detail"]["markdown"] for e in events if e["name"] == "answer-changed"]
+    changed = [e["detail"] for e in events if e["name"] == "answer-changed"]
+    assert {detail["question"] for detail in changed} == {"What is Pyodide?"}
+    changes = [detail["markdown"] for detail in changed]
+    assert len(set(changes)) >= 2, "each change carries the markdown as it was then"
     done = events[-1]["detail"]
     # Markdown that only grows, from the answer's state: the end is the answer's own text.
     assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(changes))
