@@ -64,20 +64,16 @@ import xml.etree.ElementTree as etree
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 import markdown
-import pygments
 from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
 from markdown.util import AMP_SUBSTITUTE
-from pygments.formatters import HtmlFormatter
-from pygments.lexer import Lexer
-from pygments.lexers import TextLexer, get_lexer_by_name
-from pygments.util import ClassNotFound
 
 from streamchat.blocks import split_blocks
+from streamchat.colour import Code, colour_code
 from streamchat.heal import heal
 from streamchat.md_extensions import ConformanceExtension, Definition, References, expand_indent
 from streamchat.md_inline import InlineExtension, _alt_markdown
@@ -233,6 +229,8 @@ class RenderedBlock:
     html: str
     references: Mapping[str, Definition]
     missing: frozenset[str]
+    #: The fences left uncoloured (`highlight=False`), to colour later (streamchat.colour).
+    code: tuple[Code, ...] = ()
 
     def needs_again(self, references: Mapping[str, Definition]) -> bool:
         """Whether the block would render differently now that `references` are known."""
@@ -264,7 +262,7 @@ def render_parts(
     if not block.strip():
         return RenderedBlock("", known, frozenset())
     try:
-        html_text, seen = _convert(block, citations, known, highlight)
+        html_text, seen, code = _convert(block, citations, known, highlight)
     except Exception:
         # Nothing in the block should get here; if something does (a RecursionError the
         # limits missed), the instance may be half-way through a render: build a new one,
@@ -272,7 +270,7 @@ def render_parts(
         _markdown.cache_clear()
         _alt_markdown.cache_clear()
         return RenderedBlock(_UNFORMATTED + plain_html(block), known, frozenset())
-    return RenderedBlock(html_text, dict(seen), frozenset(seen.missing - set(seen)))
+    return RenderedBlock(html_text, dict(seen), frozenset(seen.missing - set(seen)), code)
 
 
 def _convert(
@@ -280,7 +278,7 @@ def _convert(
     citations: Mapping[str, str] | None,
     known: Mapping[str, Definition],
     highlight: bool,
-) -> tuple[str, References]:
+) -> tuple[str, References, tuple[Code, ...]]:
     md = _markdown()
     md.reset()
     seen: References = md.references
@@ -289,12 +287,15 @@ def _convert(
     # citations of this render are handed to its tree processor for the duration.
     _CitationLinker.citations = citations or {}
     _Code.highlight = highlight
+    _Code.left = []
     try:
         html_text: str = md.convert(_prepare(block))
+        code = tuple(_Code.left)
     finally:
         _CitationLinker.citations = {}
         _Code.highlight = True
-    return html_text, seen
+        _Code.left = []
+    return html_text, seen, code
 
 
 def is_allowed_url(url: str) -> bool:
@@ -819,9 +820,10 @@ def _format_code(
 ) -> str:
     label = html.escape(language or "text", quote=True)
     if _Code.highlight:
-        code = pygments.highlight(src, _lexer(label.lower()), _CODE_FORMATTER)
+        code = colour_code(src, label.lower())
     else:
         code = html.escape(src, quote=False)
+        _Code.left.append((src, label.lower()))
     return (
         f'<div class="code-block" data-lang="{label}"><div class="code-header">'
         f'<span class="code-lang">{label}</span>'
@@ -833,18 +835,11 @@ def _format_code(
 
 
 class _Code:
-    """Whether the render in progress colours its code (see `render_parts`)."""
+    """Whether the render in progress colours its code (see `render_parts`), and the code
+    it left uncoloured."""
 
     highlight = True
-
-
-@lru_cache(maxsize=64)
-def _lexer(language: str) -> Lexer:
-    try:
-        lexer: Lexer = get_lexer_by_name(language)
-    except ClassNotFound:
-        lexer = TextLexer()
-    return lexer
+    left: ClassVar[list[Code]] = []
 
 
 class _BackslashBreak(InlineProcessor):  # type: ignore[misc]
@@ -1017,7 +1012,6 @@ def _has_placeholder(value: str) -> bool:
     return "\x02" in value or "\x03" in value
 
 
-_CODE_FORMATTER = HtmlFormatter(nowrap=True)
 # A quote or list marker at the start of a line (after those before it).
 _SETEXT_UNDERLINE = re.compile(r" {0,3}(?:=+|-+)[ \t]*")
 _FOOTNOTE_START = re.compile(r" {0,3}\[\^[^\]\s]+\]:")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from streamchat.blocks import split_blocks
+from streamchat.colour import Colouring
 from streamchat.heal import heal
 from streamchat.long_tail import CHUNK_CHARS, LongTail, Refused, TailRender
 from streamchat.md_extensions import Definition
@@ -82,7 +83,7 @@ class StreamRenderer:
     more than a block of MAX_BLOCK_CHARS, or a piece of plain text, whatever is fed.
 
     `colour_later`: a finished block with code is appended uncoloured (as the tail showed
-    it), and coloured by `colour_next`, one block a call, which the page runs when the
+    it), and coloured by `colour_next`, a slice of a block a call, which the page runs when the
     main thread is idle: colouring a long code block costs more than a frame.
 
     A long open list or table is one block until it ends: its leading items are rendered
@@ -102,6 +103,7 @@ class StreamRenderer:
         self._colour_later = colour_later
         #: Finished blocks (their indexes) appended uncoloured, to colour in this order.
         self._uncoloured: list[int] = []
+        self._colouring: Colouring | None = None  # of the first of them, under way
         self._citations: Mapping[str, str] | None = None
         self._finished_text: list[str] = []
         self._finished: list[RenderedBlock] = []
@@ -147,11 +149,20 @@ class StreamRenderer:
         """How many finished blocks `colour_next` has still to colour."""
         return len(self._uncoloured)
 
-    def colour_next(self) -> list[Patch]:
-        """Colour the code of the first finished block appended uncoloured."""
+    def colour_next(self, enough: Callable[[], bool] = lambda: False) -> list[Patch]:
+        """Colour the code of the first finished block appended uncoloured, until `enough()`
+        (asked every few lines of code): its patch once all its code is coloured, else
+        nothing yet, and the next call goes on where this one stopped (`Colouring`)."""
         if not self._uncoloured:
             return []
-        return self._render_again(self._uncoloured.pop(0), self._citations)
+        index = self._uncoloured[0]
+        if self._colouring is None:
+            self._colouring = Colouring(self._finished[index].code)
+        if not self._colouring.step(enough):
+            return []
+        self._colouring = None
+        self._uncoloured.pop(0)
+        return self._render_again(index, self._citations)
 
     @property
     def tail_html(self) -> str:

@@ -21,6 +21,10 @@ from streamchat.browser.frames import FrameScheduler, IdleScheduler
 from streamchat.render import render_markdown
 from streamchat.stream_render import Patch, StreamRenderer
 
+#: Seconds of colouring code per idle callback: a long task is 50 ms, and a phone's CPU
+#: is several times slower than the machine the budget is measured on.
+COLOUR_SLICE = 0.008
+
 
 def _nothing() -> None:
     pass
@@ -30,9 +34,10 @@ class IncrementalSink:
     """`initial`: text the box already shows, rendered again so that more can follow it
     seamlessly (a continued answer).
 
-    Finished code blocks are shown uncoloured and coloured one block per idle callback
-    (`StreamRenderer(colour_later=True)`): Pygments on a long block costs more than a
-    frame. While some wait, the box has `data-colouring`; `close()` leaves them to finish.
+    Finished code blocks are shown uncoloured and coloured in idle callbacks, at most
+    `COLOUR_SLICE` seconds of Pygments each (`StreamRenderer(colour_later=True)`): a long
+    block costs more than a frame. While some wait, the box has `data-colouring`;
+    `close()` leaves them to finish.
     """
 
     def __init__(
@@ -99,7 +104,8 @@ class IncrementalSink:
             self._idle.request()
 
     def _colour(self) -> None:
-        self._view.apply(self._renderer.colour_next())
+        stop_at = time.monotonic() + COLOUR_SLICE
+        self._view.apply(self._renderer.colour_next(lambda: time.monotonic() >= stop_at))
         if self._renderer.uncoloured:
             self._idle.request()
             return

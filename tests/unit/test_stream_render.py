@@ -92,8 +92,10 @@ def stream(
 
 
 def colour_all(renderer: StreamRenderer, page: Page) -> None:
+    """Colours in the smallest slices the renderer allows (`enough` is always true), as
+    a page whose idle callbacks are all short would."""
     while renderer.uncoloured:
-        page.apply(renderer.colour_next())
+        page.apply(renderer.colour_next(lambda: True))
     assert renderer.colour_next() == []
 
 
