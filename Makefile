@@ -22,7 +22,7 @@ $(VENV)/.installed: requirements/dev.txt requirements/browser.txt
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
-static/vendor/.installed: $(VENV)/.installed node_modules/.package-lock.json tools/vendor.py tools/precompress.py tools/compile_python.mjs requirements/browser.txt
+static/vendor/.installed: $(VENV)/.installed node_modules/.package-lock.json tools/vendor.py tools/trim.py tools/precompress.py tools/compile_python.mjs requirements/browser.txt
 	$(PY) tools/vendor.py
 	touch $@
 

@@ -2,9 +2,11 @@
 
 Run by `make setup` after `npm ci`. Everything it writes is git-ignored and rebuilt from
 package-lock.json and requirements/browser.txt, so the page never loads anything from a CDN.
-The standard library, the wheels and the page's own modules are compiled to bytecode by
-Pyodide's own CPython (tools/compile_python.mjs, in Node), zips are stored, and every file
-gets its precompressed twins (tools/precompress.py): about two minutes of CPU, once. With
+What the page never uses is left out of the standard library and the wheels (tools/trim.py,
+which says why each part is safe to leave out). The standard-library modules the page imports,
+the wheels' and the page's own are compiled to bytecode by Pyodide's own CPython
+(tools/compile_python.mjs, in Node), zips are stored, and every file gets its precompressed
+twins (tools/precompress.py): about two minutes of CPU, once. With
 `--snapshot`, also a memory snapshot of Python with the wheels imported (tools/make_snapshot.mjs;
 docs/startup.md). `--app-bytecode` makes only the page's own bytecode again.
 """
@@ -20,6 +22,7 @@ import zipfile
 from pathlib import Path
 
 import precompress
+import trim
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "node_modules"
@@ -53,6 +56,7 @@ SNAPSHOT_IMPORTS = (
     "unicodedata",
     "urllib.parse",
     "urllib.request",
+    "uuid",
     "xml.etree.ElementTree",
     "markdown",
     "markdown.extensions.attr_list",
@@ -98,7 +102,11 @@ def main() -> int:
     fresh = VENDOR.with_name("vendor.tmp")
     shutil.rmtree(fresh, ignore_errors=True)
     fresh.mkdir(parents=True)
-    copy_pyodide(fresh / "pyodide")
+    download_wheels(fresh / "wheels")
+    wheels = sorted((fresh / "wheels").glob("*.whl"))
+    for wheel in wheels:
+        print(f"files left out of {wheel.name}: {trim.trim_wheel(wheel)}")
+    copy_pyodide(fresh / "pyodide", wheels)
     shutil.copytree(
         NODE_MODULES / "@pyscript" / "core" / "dist",
         fresh / "pyscript",
@@ -106,8 +114,7 @@ def main() -> int:
     )
     (fresh / "dompurify").mkdir()
     shutil.copy2(NODE_MODULES / "dompurify" / "dist" / "purify.es.mjs", fresh / "dompurify")
-    download_wheels(fresh / "wheels")
-    compile_wheels(sorted((fresh / "wheels").glob("*.whl")))
+    compile_wheels(wheels)
     compile_app(fresh / APP_BYTECODE)
     write_pygments_css(fresh / "pygments.css")
     for archive in sorted([*fresh.rglob("*.zip"), *fresh.rglob("*.whl")]):
@@ -127,18 +134,33 @@ def main() -> int:
     return 0
 
 
-def copy_pyodide(target: Path) -> None:
+def copy_pyodide(target: Path, wheels: list[Path]) -> None:
     target.mkdir()
     for name in PYODIDE_FILES:
         if name != "python_stdlib.zip":
             shutil.copy2(NODE_MODULES / "pyodide" / name, target / name)
-    compile_stdlib(NODE_MODULES / "pyodide" / "python_stdlib.zip", target / "python_stdlib.zip")
+    compile_stdlib(
+        NODE_MODULES / "pyodide" / "python_stdlib.zip", target / "python_stdlib.zip", wheels
+    )
 
 
-def compile_stdlib(source: Path, target: Path) -> None:
-    """The standard library as bytecode instead of source (Pyodide ships source, which every
-    start compiled again)."""
-    compile_python(source, target)
+def compile_stdlib(source: Path, target: Path, wheels: list[Path]) -> None:
+    """The standard library without what the page never uses (tools/trim.py); the modules that
+    importing SNAPSHOT_IMPORTS (with `wheels`) imports as bytecode, the others as source.
+
+    Pyodide ships source only, which every start compiled again; bytecode for all of it
+    compresses to twice the size of the source, for modules that mostly never run.
+    """
+    imported = trim.stdlib_imports(source.parent, wheels, SNAPSHOT_IMPORTS)
+    needed = sorted(name for name in imported if trim.stdlib_left_out(name))
+    if needed:
+        raise SystemExit(f"tools/trim.py leaves out modules the page imports: {needed}")
+    with tempfile.TemporaryDirectory() as scratch:
+        sources, compiled = Path(scratch) / "imported.zip", Path(scratch) / "compiled.zip"
+        trim.write_members(source, sources, imported)
+        compile_python(sources, compiled)
+        as_bytecode, as_source = trim.write_stdlib(source, compiled, target)
+    print(f"standard library: {as_bytecode} modules as bytecode, {as_source} as source")
 
 
 def compile_wheels(wheels: list[Path]) -> None:
