@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from streamchat.blocks import split_blocks
-from streamchat.colour import Colouring
+from streamchat.colour import Colouring, lexers_ready
 from streamchat.heal import heal
 from streamchat.long_tail import CHUNK_CHARS, LongTail, Refused, TailRender
 from streamchat.md_extensions import Definition
@@ -148,6 +148,14 @@ class StreamRenderer:
     def uncoloured(self) -> int:
         """How many finished blocks `colour_next` has still to colour."""
         return len(self._uncoloured)
+
+    @property
+    def colour_needs_lexer(self) -> bool:
+        """Whether colouring the next block must first set up a lexer (a language's first
+        block): one long task, which a page may rather run once the answer has ended."""
+        if not self._uncoloured or self._colouring is not None:
+            return False
+        return not lexers_ready(self._finished[self._uncoloured[0]].code)
 
     def colour_next(self, enough: Callable[[], bool] = lambda: False) -> list[Patch]:
         """Colour the code of the first finished block appended uncoloured, until `enough()`

@@ -36,8 +36,10 @@ class IncrementalSink:
 
     Finished code blocks are shown uncoloured and coloured in idle callbacks, at most
     `COLOUR_SLICE` seconds of Pygments each (`StreamRenderer(colour_later=True)`): a long
-    block costs more than a frame. While some wait, the box has `data-colouring`;
-    `close()` leaves them to finish.
+    block costs more than a frame. A block in a language not coloured before waits for the
+    answer's end: setting up its lexer is one long task (0.1–0.4 s), which would stall
+    the stream. While some wait, the box has `data-colouring`; `close()` leaves them to
+    finish.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class IncrementalSink:
         self._frames = FrameScheduler(self._on_frame)
         self._idle = IdleScheduler(self._colour)
         self._closed = False
+        self._ended = False
         if initial:
             view.clear()
             self._apply(self._renderer.feed(initial))
@@ -87,6 +90,7 @@ class IncrementalSink:
         """The answer is over (done, stopped or failed): show everything, finally rendered
         (the text not yet shown is rendered once, as finished, not first as the tail)."""
         self._frames.cancel()
+        self._ended = True
         more = self._batcher.take()
         _update(self._measure, lambda: self._apply(self._renderer.finish(anchors, more)))
         self._on_change()
@@ -101,13 +105,17 @@ class IncrementalSink:
         self._view.apply(patches)
         if self._renderer.uncoloured:
             self._view.colouring(True)
+            self._colour_later()
+
+    def _colour_later(self) -> None:
+        if self._ended or not self._renderer.colour_needs_lexer:
             self._idle.request()
 
     def _colour(self) -> None:
         stop_at = time.monotonic() + COLOUR_SLICE
         self._view.apply(self._renderer.colour_next(lambda: time.monotonic() >= stop_at))
         if self._renderer.uncoloured:
-            self._idle.request()
+            self._colour_later()
             return
         self._view.colouring(False)
         if self._closed:

@@ -21,6 +21,7 @@ import js  # type: ignore[import-not-found]
 from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
 
 from streamchat.browser.frames import TimeSlices
+from streamchat.browser.quick_soon import run_here
 from streamchat.client import ConnectionFailed, StreamDropped, StreamRequest, get_url
 from streamchat.sse import ServerSentEvent
 
@@ -72,7 +73,8 @@ class _Source:
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+            # The reading task goes on in this event's own task, not in one more after it.
+            run_here(lambda: waiter.set_result(None))
 
     def close(self) -> None:
         self._pending.clear()

@@ -16,17 +16,22 @@ with `asyncio.sleep(0)`, a backlog's next time slice) gets a new task, so the br
 handles input and paints between them, as with Pyodide's own. Order is first in, first out,
 as asyncio's. What is given up is `run_sync` (stack switching) inside those callbacks; the
 page and the library never use it. `install(loop)` swaps it in for one loop.
+
+`run_here(callback)` goes one step further for a browser event that wakes Python (an
+EventSource message resolving the future its reader awaits): the callbacks it queues run
+at once, in the event's own task, instead of in one more task after it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["QuickSoon", "install"]
+__all__ = ["QuickSoon", "install", "run_here"]
 
 #: Schedules a call of its first argument after a delay in ms (Pyodide's `scheduleCallback`:
 #: a `MessageChannel` task for 0).
@@ -50,6 +55,8 @@ class QuickSoon:
         self._before_run = before_run
         self._ready: deque[asyncio.Handle] = deque()
         self._scheduled = False
+        self._here = False  # in `run_here`'s callback: its queued callbacks run after it
+        self._running = False
         # One for the loop's life: a proxy made per call is what this replaces.
         self._run_proxy = proxy_of(self.run)
 
@@ -61,7 +68,7 @@ class QuickSoon:
     ) -> asyncio.Handle:
         handle = asyncio.Handle(callback, args, self._loop, context=context)
         self._ready.append(handle)
-        if not self._scheduled:
+        if not self._scheduled and not self._here:
             self._scheduled = True
             self._schedule(self._run_proxy, 0)
         return handle
@@ -72,10 +79,27 @@ class QuickSoon:
         self._scheduled = False
         self._before_run()
         ready = self._ready
-        for _ in range(len(ready)):
-            handle = ready.popleft()
-            if not handle.cancelled():
-                handle._run()  # reports its exception to the loop's handler, as asyncio does
+        self._running = True
+        try:
+            for _ in range(len(ready)):
+                handle = ready.popleft()
+                if not handle.cancelled():
+                    handle._run()  # reports its exception to the loop's handler, as asyncio does
+        finally:
+            self._running = False
+
+    def run_here(self, callback: Callable[[], None]) -> None:
+        """Calls `callback` and runs the callbacks it queues (with those queued before) in
+        this task. Inside a run (Python called back into) it only calls `callback`."""
+        if self._running or self._here:
+            callback()
+            return
+        self._here = True
+        try:
+            callback()
+        finally:
+            self._here = False
+        self.run()
 
     @property
     def pending(self) -> int:
@@ -97,8 +121,24 @@ def install(loop: asyncio.AbstractEventLoop | None = None) -> QuickSoon:
         loop._install_asyncgen_hooks()  # type: ignore[attr-defined]
 
     quick = QuickSoon(loop, scheduleCallback, proxy_of=create_proxy, before_run=before_run)
+    _installed[loop] = quick
     # An attribute of the instance: asyncio's C futures and tasks look `call_soon` up on
     # the loop object, so they find it before the class's.
     loop.call_soon = quick.call_soon  # type: ignore[method-assign,assignment]
     loop.call_soon_threadsafe = quick.call_soon  # type: ignore[method-assign,assignment]
     return quick
+
+
+_installed: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, QuickSoon] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def run_here(callback: Callable[[], None]) -> None:
+    """`QuickSoon.run_here` when the current loop has one (`install`), else `callback()`
+    (its callbacks then run in tasks of their own, as ever)."""
+    quick = _installed.get(asyncio.get_event_loop())
+    if quick is None:
+        callback()
+    else:
+        quick.run_here(callback)

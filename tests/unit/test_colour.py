@@ -8,7 +8,7 @@ import pygments
 import pytest
 
 from streamchat import colour
-from streamchat.colour import FORMATTER, Colouring, colour_code, lexer_for
+from streamchat.colour import FORMATTER, Colouring, colour_code, lexer_for, lexers_ready
 from streamchat.render import render_markdown, render_parts
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -80,3 +80,20 @@ def test_a_render_after_colouring_shows_the_same_page_as_one_that_coloured_itsel
     while not colouring.step(lambda: True):
         pass
     assert render_markdown(text) == whole
+
+
+def test_a_block_in_a_language_not_coloured_before_says_it_needs_a_lexer() -> None:
+    from streamchat.stream_render import StreamRenderer
+
+    language = "smalltalk"  # no other test colours it
+    renderer = StreamRenderer(colour_later=True)
+    renderer.feed("```python\nx = 1\n```\n\n```" + language + "\nx := 1.\n```\n\nEnd.\n\nMore.\n\n")
+    assert renderer.uncoloured == 2
+    lexer_for("python")
+    assert not renderer.colour_needs_lexer, "python's lexer is made"
+    while renderer.colour_next(lambda: False) == []:
+        pass
+    assert renderer.colour_needs_lexer, language + "'s is not"
+    lexer_for(language)
+    assert not renderer.colour_needs_lexer
+    assert lexers_ready([("y", language), ("z", "python")])

@@ -143,3 +143,41 @@ def test_futures_and_tasks_wake_through_it() -> None:
     finally:
         del loop.call_soon
         loop.close()
+
+
+def test_run_here_runs_what_an_event_wakes_in_the_events_own_task(loop: Any) -> None:
+    tasks = BrowserTasks()
+    soon = QuickSoon(loop, tasks.schedule)
+    ran: list[str] = []
+    soon.call_soon(ran.append, "queued before")
+    assert len(tasks.queued) == 1
+
+    def event() -> None:  # a browser event resolving what Python waits for
+        soon.call_soon(ran.append, "woken")
+        soon.call_soon(lambda: soon.call_soon(ran.append, "yielded"))
+
+    soon.run_here(event)
+    assert ran == ["queued before", "woken"]
+    assert len(tasks.queued) == 2, "what the woken callbacks queue waits for a task"
+    while tasks.queued:
+        tasks.run_one()
+    assert ran == ["queued before", "woken", "yielded"]
+
+
+def test_run_here_inside_a_run_only_queues(loop: Any) -> None:
+    tasks = BrowserTasks()
+    soon = QuickSoon(loop, tasks.schedule)
+    ran: list[str] = []
+
+    def wake() -> None:
+        soon.call_soon(ran.append, "from nested")
+
+    def nested() -> None:
+        soon.run_here(wake)
+        ran.append("nested done")
+
+    soon.call_soon(nested)
+    tasks.run_one()
+    assert ran == ["nested done"]
+    tasks.run_one()
+    assert ran == ["nested done", "from nested"]
