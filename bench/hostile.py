@@ -8,6 +8,14 @@ state: long tasks (a buffered `longtask` PerformanceObserver: every task over 50
 longest one, long animation frames, and how long the answer took against its schedule.
 
     .venv/bin/python -m bench.hostile            # writes bench/results/hostile-<date>.json
+    .venv/bin/python -m bench.hostile --shapes loose table   # some shapes only
+    .venv/bin/python -m bench.hostile --table    # the newest results as a markdown table
+
+A second run on the same day writes hostile-<date>-2.json (and so on), never over the first.
+Each shape records how busy the machine was while it streamed (`common.CpuWatch`: the
+whole machine, and the part of it that was not this benchmark), and the file records the
+machine, the versions and the commit measured with its uncommitted changes
+(`environment.describe`): on a shared machine, a long task may be someone else's load.
 
 Not part of `make bench` (it takes about two minutes and has no anchor); docs/security.md
 shows its table.
@@ -15,16 +23,20 @@ shows its table.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from playwright.sync_api import Page, sync_playwright
 
-from bench.common import ROOT, log, ready_page, server
+from bench import environment
+from bench.common import ROOT, CpuWatch, log, ready_page, server
 
 TOKEN_CHARS = 40
 TOKEN_PACE = 0.005
@@ -61,7 +73,7 @@ SHAPES: dict[str, tuple[str, str]] = {
         "| name | value | note |\n|:---|---:|:---:|\n"
         + _fill(lambda i: f"| row {i} | {i * 7} | *n* |\n"),
     ),
-    "loose": ("a loose 38 KB list (rendered whole)", _fill(lambda i: f"- item {i} apart\n\n")),
+    "loose": ("a loose 38 KB list", _fill(lambda i: f"- item {i} apart\n\n")),
     "nested": ("lists nested 32 deep, repeated to 38 KB", _fill(_nested)),
 }
 
@@ -83,17 +95,20 @@ PROBE = """
 FINAL = "[data-role=answer]:is([data-state=done], [data-state=error], [data-state=stopped])"
 
 
-def run(url: str) -> dict[str, Any]:
-    """Each shape once, in a fresh browser; what the page's main thread went through."""
+def run(url: str, names: Sequence[str] = tuple(SHAPES)) -> dict[str, Any]:
+    """Each shape of `names` once, in a fresh browser; what the page's main thread went
+    through, and how busy the machine was meanwhile."""
     endpoint = quote(f"api/chat?fault=echo:{TOKEN_CHARS},pace:{TOKEN_PACE:g}", safe="")
     page_url = f"{url}?transport=fetch&endpoint={endpoint}"
     shapes: dict[str, Any] = {}
     with sync_playwright() as playwright:
-        for name, (what, answer) in SHAPES.items():
+        for name in names:
+            what, answer = SHAPES[name]
             with ready_page(playwright, page_url, prefix="bench-hostile-") as page:
                 errors = _page_errors(page)
-                page.evaluate(PROBE, answer)
-                page.wait_for_selector(FINAL, timeout=300_000)
+                with CpuWatch() as cpu:
+                    page.evaluate(PROBE, answer)
+                    page.wait_for_selector(FINAL, timeout=300_000)
                 raw = page.evaluate(
                     "() => ({...window.__hostile, ended: performance.now(),"
                     " state: document.querySelector('[data-role=answer]').dataset.state})"
@@ -111,9 +126,17 @@ def run(url: str) -> dict[str, Any]:
                 "longest_frame_ms": round(max(raw["frames"], default=0.0), 1),
                 "answer_s": round((raw["ended"] - raw["asked"]) / 1000, 2),
                 "schedule_s": round(schedule_s, 2),
+                "cpu": {key: round(value, 2) for key, value in cpu.summary().items()},
             }
             log(f"hostile {name}: {shapes[name]}")
-    return {"method": __doc__, "token_chars": TOKEN_CHARS, "pace_s": TOKEN_PACE, "shapes": shapes}
+    return {
+        "method": __doc__,
+        "measured_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "environment": environment.describe(),
+        "token_chars": TOKEN_CHARS,
+        "pace_s": TOKEN_PACE,
+        "shapes": shapes,
+    }
 
 
 def _page_errors(page: Page) -> list[str]:
@@ -124,34 +147,84 @@ def _page_errors(page: Page) -> list[str]:
 
 
 def table(results: dict[str, Any]) -> str:
-    """The results as a markdown table (docs/security.md)."""
+    """The results as a markdown table (docs/security.md); with how busy others kept the
+    machine's 2 cores meanwhile, when the run recorded it."""
+    load = all("cpu" in shape for shape in results["shapes"].values())
     rows = [
         "| answer | characters | ended | tasks > 50 ms | longest task, ms | long frames |"
-        " longest frame, ms | took, s (schedule) |",
-        "|---|---:|---|---:|---:|---:|---:|---:|",
+        " longest frame, ms | took, s (schedule) |" + (" others' load, cores |" if load else ""),
+        "|---|---:|---|---:|---:|---:|---:|---:|" + ("---:|" if load else ""),
     ]
     for shape in results["shapes"].values():
         rows.append(
             f"| {shape['what']} | {shape['characters']:,} | {shape['state']} |"
             f" {shape['long_tasks']} | {shape['longest_task_ms']:g} | {shape['long_frames']} |"
             f" {shape['longest_frame_ms']:g} | {shape['answer_s']:g} ({shape['schedule_s']:g}) |"
+            + (f" {shape['cpu']['others_cores']:.2f} |" if load else "")
         )
     return "\n".join(rows)
 
 
-def main() -> int:
-    if "--table" in sys.argv[1:]:
-        [path] = sorted(RESULTS.glob("hostile-*.json"))[-1:]
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.hostile", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--shapes",
+        nargs="+",
+        choices=list(SHAPES),
+        default=list(SHAPES),
+        metavar="SHAPE",
+        help=f"the shapes to stream, of: {', '.join(SHAPES)} (default: all)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="where to write the results (default: bench/results/hostile-<UTC date>.json,"
+        " or -2, -3… after it when that exists)",
+    )
+    parser.add_argument(
+        "--table",
+        nargs="?",
+        const="newest",
+        metavar="PATH",
+        help="print a results file (default: the newest) as docs/security.md's table, and exit",
+    )
+    options = parser.parse_args(argv)
+    if options.table is not None:
+        path = newest() if options.table == "newest" else Path(options.table)
         print(table(json.loads(path.read_text(encoding="utf-8"))))
         return 0
     with server("--pace", "0", "--faults", "--max-question-chars", "40000") as backend:
-        results = run(backend.url)
-    day = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
-    path = RESULTS / f"hostile-{day}.json"
+        results = run(backend.url, options.shapes)
+    path = options.output or _free_path(datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"))
     path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     print(table(results))
-    log(f"wrote {path.relative_to(ROOT)}")
+    log(f"wrote {path}")
     return 0
+
+
+def newest() -> Path:
+    """The newest results file: by date, then by its number on that day."""
+    found = [
+        (match.groups(), path)
+        for path in RESULTS.glob("hostile-*.json")
+        if (match := _RESULTS_NAME.fullmatch(path.name))
+    ]
+    if not found:
+        raise SystemExit("no bench/results/hostile-*.json yet")
+    return max(found, key=lambda item: (item[0][0], int(item[0][1] or 1)))[1]
+
+
+def _free_path(day: str) -> Path:
+    path, number = RESULTS / f"hostile-{day}.json", 1
+    while path.exists():
+        number += 1
+        path = RESULTS / f"hostile-{day}-{number}.json"
+    return path
+
+
+_RESULTS_NAME = re.compile(r"hostile-(\d{4}-\d{2}-\d{2})(?:-(\d+))?\.json")
 
 
 if __name__ == "__main__":

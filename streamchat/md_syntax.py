@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ATX_HEADING",
+    "BULLETS",
     "LIST_MARKER",
     "MATH",
     "MATH_OPENER",
@@ -36,6 +37,7 @@ __all__ = [
     "is_list_item",
     "is_table_separator",
     "is_thematic_break",
+    "item_marker",
     "list_kind",
     "longest_word",
     "opening_fence",
@@ -127,6 +129,15 @@ def list_kind(line: str) -> str | None:
         return None
     marker = line.lstrip(" \t")
     return marker[0] if marker[0] in "-*+" else marker.lstrip("0123456789")[0]
+
+
+#: The kinds (`list_kind`) of bullet lists; the others are ordered lists' delimiters.
+BULLETS = "-*+"
+
+
+def item_marker(kind: str) -> str:
+    """A marker that starts an item of a list of `kind` (`list_kind`): `-`, `1.`, `1)`."""
+    return kind if kind in BULLETS else f"1{kind}"
 
 
 def is_table_separator(line: str) -> bool:

@@ -1,4 +1,8 @@
-"""Long open lists and tables: leading items rendered once, and the same HTML as a whole render."""
+"""Long open lists and tables: leading items rendered once, and the same HTML as a whole render.
+
+Loose lists too: Python-Markdown makes an item a paragraph when a blank line separates it
+from the item before or after it, so the generated lists mix blank lines, paragraphs
+indented under an item, and tight runs, and every prefix is compared."""
 
 from __future__ import annotations
 
@@ -17,6 +21,9 @@ from tests.unit.test_stream_render import CITATIONS, Page, stream
 
 WORDS = ["a", "b c", "*em*", "**st", "`co`", "[1]", "[x](https://e.org)", "$x$", "\\", "&", "|"]
 NESTED = ["  - nested *a*", "   1. nested", "    more `c`", "  continued", "      deeper"]
+#: Lines that make a list loose: blank lines (with spaces too), and after one, an item's
+#: own paragraph, nested list or indented code.
+LOOSE = ["", "", "", "  ", "  second paragraph", "   - nested after a blank", "        code"]
 #: Lines that end a list, or that tie its items together: none may be cut at.
 TRICKY = [
     "",
@@ -33,33 +40,48 @@ TRICKY = [
     "* other",
     "2) other",
     "\t- tab",
+    " * other",  # an item of a new list, one space in
+    " # heading",
+    "  ```",
+    "  > quoted",
 ]
 
 
 def list_line(marker: str, choice: int, other: int, words: list[str]) -> str:
-    """Mostly items of one list (`marker`), some nested lines, now and then a tricky one."""
+    """Mostly items of one list (`marker`), some nested lines, blank lines and what they
+    make loose, now and then a tricky one."""
     if choice < 12:
         number = str(other + 1) if marker[0].isdigit() else ""
         task = ["", "[ ] ", "[x] "][other % 3] if choice == 11 else ""
         return f"{number}{marker.lstrip('1')} {task}{' '.join(words)}"
     if choice < 18:
         return NESTED[other % len(NESTED)] + " " + " ".join(words)
+    if choice < 24:
+        loose = LOOSE[other % len(LOOSE)]
+        return loose + " " + " ".join(words) if loose.strip() else loose
     return TRICKY[other % len(TRICKY)]
 
 
-LISTISH = st.sampled_from(["-", "*", "1.", "1)"]).flatmap(
-    lambda marker: st.lists(
-        st.builds(
-            list_line,
-            st.just(marker),
-            st.integers(min_value=0, max_value=18),
-            st.integers(min_value=0, max_value=30),
-            st.lists(st.sampled_from(WORDS), min_size=1, max_size=3),
-        ),
-        min_size=3,
-        max_size=30,
-    ).map("\n".join)
-)
+def listish(*, tricky: bool) -> st.SearchStrategy[str]:
+    """Lines of one list (`list_line`), first an item; without the `tricky` lines most of
+    them are cut, which the tricky ones mostly prevent."""
+    return st.sampled_from(["-", "*", "1.", "1)"]).flatmap(
+        lambda marker: st.lists(
+            st.builds(
+                list_line,
+                st.just(marker),
+                st.integers(min_value=0, max_value=24 if tricky else 23),
+                st.integers(min_value=0, max_value=30),
+                st.lists(st.sampled_from(WORDS), min_size=1, max_size=3),
+            ),
+            min_size=3,
+            max_size=30,
+        ).map(lambda lines: "\n".join([list_line(marker, 0, 0, ["first"]), *lines]))
+    )
+
+
+LISTISH = listish(tricky=True)
+LOOSISH = listish(tricky=False)
 ROW_CELLS = ["a", "*b*", "`c|d`", "\\|", "", "**e", "[f](https://e.org)", "$y$"]
 ROW = st.lists(st.sampled_from(ROW_CELLS), min_size=1, max_size=4).map(
     lambda cells: "| " + " | ".join(cells) + " |"
@@ -82,6 +104,15 @@ def test_a_long_list_in_any_chunks_shows_each_prefix_as_rendered_whole(
 
 
 @settings(max_examples=300, deadline=None)
+@given(text=LOOSISH, cuts=CUTS, chunk=st.integers(min_value=1, max_value=60))
+def test_a_long_loose_list_in_any_chunks_shows_each_prefix_as_rendered_whole(
+    text: str, cuts: list[int], chunk: int
+) -> None:
+    page = stream(text, cuts, None, check_steps=True, chunk_chars=chunk)
+    assert page.html == render_markdown(text)
+
+
+@settings(max_examples=300, deadline=None)
 @given(text=TABLEISH, cuts=CUTS, chunk=st.integers(min_value=1, max_value=60))
 def test_a_long_table_in_any_chunks_shows_each_prefix_as_rendered_whole(
     text: str, cuts: list[int], chunk: int
@@ -92,7 +123,7 @@ def test_a_long_table_in_any_chunks_shows_each_prefix_as_rendered_whole(
 
 @settings(max_examples=100, deadline=None)
 @given(
-    text=st.one_of(LISTISH, TABLEISH),
+    text=st.one_of(LISTISH, LOOSISH, TABLEISH),
     cuts=CUTS,
     chunk=st.integers(min_value=1, max_value=60),
     cite=st.booleans(),
@@ -111,12 +142,26 @@ def long_list(items: int) -> str:
     )
 
 
+def long_loose_list(items: int) -> str:
+    """Items apart, every third with a second paragraph, every seventh tight to the next."""
+    return "".join(
+        f"- item {n} has *some* `words` [1]\n"
+        + ("\n  and a second paragraph\n" if n % 3 == 0 else "")
+        + ("" if n % 7 == 6 else "\n")
+        for n in range(items)
+    )
+
+
 def long_table(rows: int) -> str:
     rows_text = "".join(f"| row {n} | {n * 7} | *note* |\n" for n in range(rows))
     return "| name | value | note |\n|:--|--:|:-:|\n" + rows_text
 
 
-@pytest.mark.parametrize("text", [long_list(600), long_table(1300)], ids=["list", "table"])
+@pytest.mark.parametrize(
+    "text",
+    [long_list(600), long_loose_list(450), long_table(1300)],
+    ids=["list", "loose", "table"],
+)
 def test_a_frame_renders_only_the_last_items_of_a_long_list_or_table(text: str) -> None:
     rendered: list[int] = []
 
@@ -146,12 +191,13 @@ def test_a_frame_renders_only_the_last_items_of_a_long_list_or_table(text: str) 
 @pytest.mark.parametrize(
     "text",
     [
-        long_list(200).replace("\n2. ", "\n\n2. "),  # loose: every item a paragraph
         "Intro\n" + long_list(200),  # a list after a paragraph
         "1. all in one\n" + long_list(200).replace("\n", "\n   "),  # one top-level item
         long_list(200).replace("[1]", "[^1]"),  # footnotes
+        # a fence in a loose item (the renderer places fences by the whole list's looseness)
+        long_loose_list(150).replace("\n\n", "\n\n  ```\n  code\n  ```\n\n", 1),
     ],
-    ids=["loose", "after-paragraph", "one-item", "footnotes"],
+    ids=["after-paragraph", "one-item", "footnotes", "fence-in-loose"],
 )
 def test_shapes_that_cannot_be_cut_are_rendered_whole(text: str) -> None:
     rendered: list[int] = []
@@ -184,7 +230,23 @@ FORMULA = "$" + "x+" * 900 + "x$"
     "text",
     [
         "- a\n- t:\n  | a | b |\n  | - | - |\n- last\n- more\n- more2\n",  # a table in an item
-        "- a\n- b\n- c\n\n- d\n- e\n",  # loose
+        "- a\n- b\n- c\n\n- d\n- e\n",  # loose at one item
+        "- a\n\n- b\n\n- c\n\n- d\n- e\n- f\n",  # loose, then tight
+        "1. a\n2. b\n3. c\n4. d\n\n\n5. e\n6. f\n",  # tight, then loose
+        "- a\n- b\n  \n- c\n- d\n",  # a blank line of spaces
+        "- a\n- b\n\n  second\n- c\n- d\n- e\n",  # a paragraph: a blank line after it
+        "- a\n- b\n\n  - nested\n- c\n- d\n",  # a nested list after a blank line
+        "- a\n\n- b\n\n      code\n- c\n- d\n",  # indented code in an item
+        "- # h\n  text\n\n- b\n- c\n- d\n",  # text after a heading, then a blank line
+        "- a\n- b\n\n-\n  c\n- d\n- e\n",  # an item that begins empty
+        "- a\n- b\n * other\n- c\n- d\n- e\n",  # one space in: another list
+        "1. a\n2. b\n 3) other\n4. c\n5. d\n",
+        "- a\n\n- b\n\n- c\n\nafter\n\n- d\n",  # the list ends
+        # a nested list of the other bullet or delimiter, then a blank line: the renderer
+        # starts another list at the next item (`streamchat.md_extensions._ListKind`)
+        "- a\n  * n\n- b\n\n- c\n- d\n",
+        "1) a\n1) b\n   1. n\n1) c\n\n1) d\n1) e\n",
+        "* a\n\n* b\n* c\n  - n\n* d\n* e\n\n* f\n",
         "- a\n- b\n  ```\n  code\n  ```\n- c\n- d\n",  # a fence in an item
         "3. a\n4. b\n5. c\n6. d\n",  # its start number
         "- [a]\n- b\n- c\n- [a]: https://e.org\n- e\n",  # a definition in an item
@@ -208,7 +270,9 @@ def test_math_past_the_budget_of_one_render_streams_as_rendered_whole() -> None:
     assert FORMULA in page.html  # the last formulas stay source, as in one render
 
 
-@pytest.mark.parametrize("make", [long_list, long_table], ids=["list", "table"])
+@pytest.mark.parametrize(
+    "make", [long_list, long_loose_list, long_table], ids=["list", "loose", "table"]
+)
 def test_streaming_a_long_list_or_table_renders_in_linear_total(make: Callable[[int], str]) -> None:
     def work(items: int) -> int:
         rendered = 0
