@@ -29,9 +29,12 @@ TailKind = Literal["prose", "code"]
 #: Characters that mean nothing to markdown in the middle of a line (no `*`, `_`, `` ` ``,
 #: `[`, `]`, `(`, `<`, `&`, `\`, `$`, `~`, `|`, `:`, `@`, `#`, tab or line break).
 _INERT = re.compile(r"(?:[^\W_]|[ ,.;?!'\"-])*")
-#: A line whose content, after any list or quote markers, begins with a letter: not a
-#: heading, fence, table row, definition, HTML, indented code or the start of a list.
-_PLAIN_LINE = re.compile(r" {0,3}(?:(?:[-+*]|\d{1,9}[.)]) {1,4}|> ?)*[^\W\d_]")
+#: A line whose content, after any list or quote markers, begins with a letter, or with
+#: emphasis or a code span right before a letter: not a heading, fence, table row,
+#: definition, HTML, indented code, thematic break or the start of a list (a `*` or `_`
+#: followed by a letter can become none of these by text added after it; a `[` can become
+#: a definition).
+_PLAIN_LINE = re.compile(r" {0,3}(?:(?:[-+*]|\d{1,9}[.)]) {1,4}|> ?)*(?:[*_`]{1,3})?[^\W\d_]")
 #: Bare links in the making (magiclink links `www.` and `ftp.` without a scheme).
 _LINKISH = re.compile(r"(?:www|ftp)\.", re.IGNORECASE)
 #: An opening fence at the left margin; its character and length.

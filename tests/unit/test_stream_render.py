@@ -417,3 +417,26 @@ def test_finishing_with_the_rest_renders_the_last_block_once() -> None:
     page.apply(renderer.finish(None, " 2 |\n"))
     assert rendered == ["| a | b |\n|---|---|\n| 1 | 2 |\n"], "the tail was rendered first"
     assert page.html == render_markdown("First paragraph.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+
+
+@pytest.mark.parametrize(
+    ("tail", "more", "appends"),
+    [
+        ("1. **Transport errors**: the connectio", "n dropped", True),
+        ("`EventSource` reconnects by itsel", "f and", True),
+        ("_Note_ that it", " waits", True),
+        ("*", " item", False),  # a list item, not text
+        ("**", "bold", False),
+        ("[x", "y", False),  # a bracket can become a link definition
+    ],
+)
+def test_a_line_that_begins_with_emphasis_or_code_is_appended_to(
+    tail: str, more: str, appends: bool
+) -> None:
+    renderer = StreamRenderer()
+    page = Page()
+    page.apply(renderer.feed("Intro.\n\n" + tail))
+    patches = renderer.feed(more)
+    page.apply(patches)
+    assert any(isinstance(patch, AppendTail) for patch in patches) == appends
+    assert page.html == render_markdown("Intro.\n\n" + tail + more, streaming=True)
