@@ -11,6 +11,8 @@ reason it is safe to leave out. tests/unit/test_vendor.py checks them against th
 (every module kept imports as in npm's runtime; everything the wheels hold imports, and a
 code fence in every Pygments language renders) and against the imports recorded from the
 page itself (tests/unit/page_stdlib_imports.txt, `python tools/trim.py --record URL`).
+Out of every Python source that is sent go its comments (`strip_comments()`: only where the
+code compiled is the same), and out of Pyodide's lock file its packages (`write_lock()`).
 
 Pyodide itself already leaves out tkinter, idlelib, turtledemo, lib2to3, ensurepip, venv,
 curses, dbm and the test suite, so they are not named here. Imports of left-out modules that
@@ -35,14 +37,18 @@ from pathlib import Path
 #: Standard-library modules and packages (and all below them) left out, by why it is safe.
 STDLIB_LEFT_OUT: dict[str, tuple[str, ...]] = {
     "tools for a developer at an interactive interpreter or a command line; the page has "
-    "neither (`help()` would need pydoc, `python -m asyncio` _pyrepl)": (
+    "neither (`help()` would need pydoc, `python -m asyncio` _pyrepl and asyncio.tools, "
+    "`python -m json` json.tool)": (
         "_pyrepl",
         "asyncio.__main__",
+        "asyncio.tools",
         "bdb",
         "cmd",
         "cProfile",
         "compileall",
         "doctest",
+        "json.__main__",
+        "json.tool",
         "modulefinder",
         "pdb",
         "pickletools",
@@ -51,11 +57,13 @@ STDLIB_LEFT_OUT: dict[str, tuple[str, ...]] = {
         "py_compile",
         "pyclbr",
         "pydoc",
+        "sysconfig.__main__",
         "tabnanny",
         "timeit",
         "trace",
         "unittest",
         "zipapp",
+        "zipfile.__main__",
     ),
     "processes, terminals, C libraries and databases, which a browser tab does not give "
     "(concurrent.futures' process pool needs multiprocessing; its thread pool, which asyncio "
@@ -86,6 +94,11 @@ STDLIB_LEFT_OUT: dict[str, tuple[str, ...]] = {
         "_py_abc",
         "_pydatetime",
         "_pyio",
+    ),
+    "subinterpreters, which Pyodide is built without (it has no _interpreters): these fail "
+    "to import in npm's runtime too": (
+        "concurrent.futures.interpreter",
+        "concurrent.interpreters",
     ),
     "Windows only (Pyodide's os.name is posix)": (
         "asyncio.windows_events",
@@ -255,6 +268,47 @@ def write_stdlib(source: Path, compiled: Path, target: Path) -> tuple[int, int]:
     return len(as_bytecode), sources
 
 
+def write_lock(source: Path, target: Path) -> None:
+    """`target`: Pyodide's lock file `source` without its packages.
+
+    It lists the 357 packages of Pyodide's distribution, for `loadPackage()` and micropip
+    (22 kB brotli'd). The page loads none of them: none is vendored, and PyScript loads
+    micropip only for a `packages` entry, which pyscript.toml does not have. Pyodide reads
+    `info` (its ABI version must match) and needs the `packages` key."""
+    lock = json.loads(source.read_text(encoding="utf-8"))
+    trimmed = {**lock, "packages": {}}
+    target.write_text(json.dumps(trimmed, separators=(",", ":")) + "\n", encoding="utf-8")
+
+
+def strip_comments(pyodide: Path, archives: Sequence[Path]) -> list[tuple[int, int]]:
+    """Rewrites each zip of `archives` (the standard library, wheels) in place with the
+    comments left out of its Python sources, members stored; RECORD lines follow the files
+    they hash. Returns, per archive, how many sources changed and how many bytes they lost.
+
+    Each source is kept as it was unless Pyodide's own CPython (in Node, the runtime of
+    `pyodide`) compiles it without its comments to code equal to the original's: the same
+    bytecode, constants and docstrings, each instruction on the same line and column (a
+    comment takes its line's end, never its line). Only tracebacks and `inspect` would
+    show the difference. Sources that are not UTF-8 stay as they are."""
+    done = subprocess.run(
+        [
+            "node",
+            "--input-type=module",
+            "-e",
+            _STRIP_IN_NODE,
+            f"{pyodide.resolve()}/",
+            _WITHOUT_COMMENTS,
+            *map(str, archives),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    counts: list[list[int]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return [(changed, saved) for changed, saved in counts]
+
+
 def stdlib_imports(pyodide: Path, wheels: Sequence[Path], modules: Sequence[str]) -> list[str]:
     """The standard library's members (`email/utils.py`) of the modules that importing
     `modules` imports in the runtime of `pyodide` (npm's: sources), run in Node with `wheels`
@@ -306,6 +360,85 @@ mount = next(entry for entry in sys.path if entry.endswith(".zip")) + "/"
 files = (getattr(module, "__file__", None) or "" for module in list(sys.modules.values()))
 json.dumps(sorted({name[len(mount):] for name in files if name.startswith(mount)}))
 `));
+"""
+
+
+# Runs `code` (argv: the runtime's folder, Python code, zips) with `archives` set to the
+# zips' copies in Python's file system, writes them back; prints the code's last value.
+_STRIP_IN_NODE = """
+import fs from "node:fs";
+const [indexURL, code, ...archives] = process.argv.slice(1);
+const { loadPyodide } = await import(indexURL + "pyodide.mjs");
+const pyodide = await loadPyodide({ indexURL });
+const inside = archives.map((archive, index) => {
+  const name = `/tmp/archive${index}.zip`;
+  pyodide.FS.writeFile(name, new Uint8Array(fs.readFileSync(archive)));
+  return name;
+});
+pyodide.globals.set("archives", pyodide.toPy(inside));
+const result = pyodide.runPython(code);
+archives.forEach((archive, index) => fs.writeFileSync(archive, pyodide.FS.readFile(inside[index])));
+console.log(result);
+"""
+
+# Python, run by _STRIP_IN_NODE: each zip of `archives` rewritten without its sources'
+# comments; a JSON list of [sources changed, bytes saved] per zip.
+_WITHOUT_COMMENTS = r"""
+import base64, copy, hashlib, io, json, tokenize, zipfile
+
+def without_comments(source):
+    # Only UTF-8 sources (no BOM, no other coding): a line's columns are then its characters.
+    if tokenize.detect_encoding(io.BytesIO(source).readline)[0] != "utf-8":
+        return source
+    lines = io.BytesIO(source).readlines()  # as tokenize reads them: split at b"\n" only
+    for token in tokenize.tokenize(io.BytesIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            row, column = token.start
+            line = lines[row - 1].decode("utf-8")
+            ending = line[len(line.rstrip("\r\n")):]
+            lines[row - 1] = (line[:column].rstrip(" \t\f") + ending).encode("utf-8")
+    return b"".join(lines)
+
+def same_code(name, before, after):
+    try:
+        original = compile(before, name, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return compile(after, name, "exec", dont_inherit=True) == original
+
+def hashed(data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest},{len(data)}"
+
+counts = []
+for archive in archives:
+    with zipfile.ZipFile(archive) as original:
+        members = [(member, original.read(member)) for member in original.infolist()]
+    changed, saved = {}, 0
+    for index, (member, data) in enumerate(members):
+        if member.filename.endswith(".py"):
+            try:
+                stripped = without_comments(data)
+            except (SyntaxError, tokenize.TokenError, UnicodeDecodeError):
+                continue
+            if stripped != data and same_code(member.filename, data, stripped):
+                members[index] = (member, stripped)
+                changed[member.filename] = stripped
+                saved += len(data) - len(stripped)
+    with zipfile.ZipFile(archive, "w") as rewritten:
+        for member, data in members:
+            if member.filename.endswith(".dist-info/RECORD"):
+                lines = data.decode("utf-8").splitlines(keepends=True)
+                for index, line in enumerate(lines):
+                    name = line.split(",", 1)[0]
+                    if name in changed:
+                        lines[index] = f"{name},{hashed(changed[name])}\n"
+                data = "".join(lines).encode("utf-8")
+            info = copy.copy(member)
+            info.compress_type = zipfile.ZIP_STORED
+            rewritten.writestr(info, data)
+    counts.append([len(changed), saved])
+json.dumps(counts)
 """
 
 

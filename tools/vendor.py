@@ -2,13 +2,14 @@
 
 Run by `make setup` after `npm ci`. Everything it writes is git-ignored and rebuilt from
 package-lock.json and requirements/browser.txt, so the page never loads anything from a CDN.
-What the page never uses is left out of the standard library and the wheels (tools/trim.py,
-which says why each part is safe to leave out). The standard-library modules the page imports,
-the wheels' and the page's own are compiled to bytecode by Pyodide's own CPython
-(tools/compile_python.mjs, in Node), zips are stored, and every file gets its precompressed
-twins (tools/precompress.py): about two minutes of CPU, once. With
-`--snapshot`, also a memory snapshot of Python with the wheels imported (tools/make_snapshot.mjs;
-docs/startup.md). `--app-bytecode` makes only the page's own bytecode again.
+What the page never uses is left out of the standard library, the wheels and Pyodide's lock
+file, and comments out of their Python sources (tools/trim.py, which says why each part is
+safe to leave out). The standard-library modules the page imports, the wheels' and the page's
+own are compiled to bytecode by Pyodide's own CPython (tools/compile_python.mjs, in Node), zips
+are stored, and every file gets its precompressed twins (tools/precompress.py): about two
+minutes of CPU, once. With `--snapshot`, also a memory snapshot of Python with the wheels
+imported (tools/make_snapshot.mjs; docs/startup.md). `--app-bytecode` makes only the page's
+own bytecode again.
 """
 
 from __future__ import annotations
@@ -107,6 +108,12 @@ def main() -> int:
     for wheel in wheels:
         print(f"files left out of {wheel.name}: {trim.trim_wheel(wheel)}")
     copy_pyodide(fresh / "pyodide", wheels)
+    # Before the wheels are compiled, so that each .pyc is its shipped source's.
+    sources = [fresh / "pyodide" / "python_stdlib.zip", *wheels]
+    for archive, (changed, saved) in zip(
+        sources, trim.strip_comments(NODE_MODULES / "pyodide", sources), strict=True
+    ):
+        print(f"comments left out of {archive.name}: {changed} sources, {saved} bytes")
     shutil.copytree(
         NODE_MODULES / "@pyscript" / "core" / "dist",
         fresh / "pyscript",
@@ -137,7 +144,9 @@ def main() -> int:
 def copy_pyodide(target: Path, wheels: list[Path]) -> None:
     target.mkdir()
     for name in PYODIDE_FILES:
-        if name != "python_stdlib.zip":
+        if name == "pyodide-lock.json":
+            trim.write_lock(NODE_MODULES / "pyodide" / name, target / name)
+        elif name != "python_stdlib.zip":
             shutil.copy2(NODE_MODULES / "pyodide" / name, target / name)
     compile_stdlib(
         NODE_MODULES / "pyodide" / "python_stdlib.zip", target / "python_stdlib.zip", wheels

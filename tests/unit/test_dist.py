@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import brotli  # type: ignore[import-untyped]
+import httpx
 import pytest
 
 # tools/ holds scripts, not a package: mypy and this test both know tools/dist.py as `dist`.
@@ -32,6 +33,7 @@ from dist import (
     page_config,
     response_headers,
 )
+from dist_preview import preview
 
 ROOT = Path(__file__).resolve().parents[2]
 TWINS = {".br": brotli.decompress, ".gz": gzip.decompress}
@@ -129,6 +131,9 @@ def test_twins_hold_the_same_bytes_and_exist_only_where_they_pay(site: Build) ->
         for name in ("pyodide.asm.wasm", "pyodide.asm.mjs", "python_stdlib.zip", "main.py"):
             assert name + suffix in names
         assert "icon.svg" + suffix not in names, "too small to pay"
+        wheels = list((site.out / "v").rglob("*.whl"))
+        assert len(wheels) >= 4
+        assert [wheel.name for wheel in wheels if wheel.name + suffix not in names] == []
         for twin in twins:
             assert decompress(twin.read_bytes()) == twin.with_suffix("").read_bytes()
             assert len(twin.read_bytes()) <= 0.9 * twin.with_suffix("").stat().st_size
@@ -140,6 +145,22 @@ def test_zips_are_stored_so_that_the_transfer_compresses_them_whole(site: Build)
     for archive in archives:
         with zipfile.ZipFile(archive) as opened:
             assert {member.compress_type for member in opened.infolist()} == {zipfile.ZIP_STORED}
+
+
+def test_the_preview_sends_a_wheel_as_its_brotli_twin_with_the_hosts_headers(
+    site: Build,
+) -> None:
+    [wheel] = (site.out / "v").rglob("pygments-*.whl")
+    with preview(site.out, "/docs/chat/", content_security_policy()) as url:
+        name = wheel.relative_to(site.out).as_posix()
+        response = httpx.get(url + name, headers={"Accept-Encoding": "gzip, br"})
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "br"
+    assert response.headers["content-type"] == "application/zip"
+    assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert response.headers["vary"] == "Accept-Encoding"
+    assert int(response.headers["content-length"]) < 0.3 * wheel.stat().st_size
+    assert response.content == wheel.read_bytes(), "decoded by httpx"
 
 
 def test_make_dist_ships_the_streamchat_wheel_beside_the_site(tmp_path: Path) -> None:

@@ -1,17 +1,28 @@
 """tools/vendor.py's runtime: the standard library trimmed (tools/trim.py), with unchecked
 bytecode for what the page imports and source for the rest; the wheels trimmed, with bytecode
-beside the sources of their imported modules; the page's own modules as bytecode."""
+beside the sources of their imported modules; the sources without their comments, compiling
+to the same code; the page's own modules as bytecode; Pyodide's lock file without packages;
+every archive stored, with twins that the back end sends."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import gzip
+import hashlib
+import importlib.metadata
+import io
 import json
 import re
 import shutil
 import subprocess
 import sys
+import tokenize
 import zipfile
 from pathlib import Path
 
+import brotli  # type: ignore[import-untyped]
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +69,8 @@ def test_what_the_page_imports_is_bytecode_and_the_rest_source() -> None:
         ("encodings/cp1252", "encodings/cp437"),
         ("encodings/shift_jis", "encodings/utf_16"),
         ("_pydatetime", "datetime"),
+        ("json/tool", "json/__init__"),
+        ("concurrent/interpreters/__init__", "concurrent/futures/thread"),
     ],
 )
 def test_the_standard_library_leaves_out_what_the_page_never_imports(
@@ -165,6 +178,115 @@ def test_a_wheel_has_bytecode_beside_the_modules_the_page_imports_only(
     assert not [name for name in cached if name.startswith(f"{folder}/__pycache__/{stem[:-3]}.")]
 
 
+#: Files pip writes into a dist-info folder when it installs a wheel: not the wheel's own.
+INSTALLED_BY_PIP = {"INSTALLER", "REQUESTED", "direct_url.json"}
+
+
+@pytest.mark.parametrize("wheel", sorted(path.name for path in WHEELS.glob("*.whl")))
+def test_a_wheel_is_pypis_less_what_is_left_out_and_its_comments(wheel: str) -> None:
+    """The wheel's files against the same release installed from PyPI (requirements/dev.txt
+    installs requirements/browser.txt): the same files but those trim.py leaves out, and the
+    same bytes, but for sources without comments that compile to the same code here too."""
+    name, version = wheel.split("-")[:2]
+    installed = importlib.metadata.distribution(name)
+    assert installed.version == version, "the virtualenv installs the vendored release"
+    info = f"{name}-{version}.dist-info/"
+    originals = {
+        str(file): file
+        for file in installed.files or []
+        if not str(file).startswith("..")
+        and "__pycache__/" not in str(file)
+        and str(file).removeprefix(info) not in INSTALLED_BY_PIP
+    }
+    kept = {n for n in originals if not trim.wheel_left_out(trim.distribution(WHEELS / wheel), n)}
+    with zipfile.ZipFile(WHEELS / wheel) as archive:
+        assert {member.compress_type for member in archive.infolist()} == {zipfile.ZIP_STORED}
+        files = {n: archive.read(n) for n in archive.namelist() if not n.endswith("/")}
+    shipped = {n for n in files if "/__pycache__/" not in n}
+    assert shipped == kept
+    stripped = []
+    for member in sorted(shipped - {info + "RECORD"}):
+        original = originals[member].read_binary()
+        if files[member] == original:
+            continue
+        assert member.endswith(".py"), f"{member} changed"
+        assert _compiled(files[member], member) == _compiled(original, member), member
+        stripped.append(member)
+    assert stripped, "sources lose their comments"
+    assert [n for n in shipped if n.endswith(".py") and _comments(files[n])] == []
+    record = files[info + "RECORD"].decode("utf-8").splitlines()
+    assert {line.split(",", 1)[0] for line in record} == shipped
+    for line in record:
+        member, digest, size = line.split(",")
+        if member != info + "RECORD":
+            assert (digest, size) == _hashed(files[member]), f"RECORD's line of {member}"
+
+
+def _compiled(source: bytes, name: str) -> object:
+    return compile(source, name, "exec", dont_inherit=True)
+
+
+def _comments(source: bytes) -> list[str]:
+    tokens = tokenize.tokenize(io.BytesIO(source).readline)
+    return [token.string for token in tokens if token.type == tokenize.COMMENT]
+
+
+def _hashed(data: bytes) -> tuple[str, str]:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest}", str(len(data))
+
+
+def test_the_lock_file_keeps_pyodides_info_and_lists_no_package() -> None:
+    """The page loads no package of Pyodide's distribution; the runtime that the Node tests
+    below start reads this very file."""
+    npm = json.loads((NPM_STDLIB.parent / "pyodide-lock.json").read_text(encoding="utf-8"))
+    lock = json.loads((STDLIB.parent / "pyodide-lock.json").read_text(encoding="utf-8"))
+    assert len(npm["packages"]) > 100
+    assert lock == {**npm, "packages": {}}
+
+
+def _archives() -> list[Path]:
+    return [STDLIB, APP_BYTECODE, *sorted(WHEELS.glob("*.whl"))]
+
+
+@pytest.mark.parametrize("archive", _archives(), ids=lambda path: path.name)
+def test_an_archive_has_twins_that_decode_to_it(archive: Path) -> None:
+    data = archive.read_bytes()
+    for suffix, decompress in ((".br", brotli.decompress), (".gz", gzip.decompress)):
+        twin = archive.with_name(archive.name + suffix)
+        assert twin.stat().st_mtime_ns >= archive.stat().st_mtime_ns, "fresh"
+        assert decompress(twin.read_bytes()) == data
+
+
+def test_the_back_end_sends_a_wheel_as_its_brotli_twin() -> None:
+    from server.app import create_app
+    from server.settings import Settings
+
+    [wheel] = WHEELS.glob("pygments-*.whl")
+
+    async def get() -> httpx.Response:
+        app = create_app(Settings(root=ROOT))
+        transport = httpx.ASGITransport(app=app)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                url = "/" + wheel.relative_to(ROOT).as_posix()
+                headers = {"Accept-Encoding": "gzip, deflate, br, zstd"}
+                async with client.stream("GET", url, headers=headers) as response:
+                    await response.aread()
+                    return response
+        finally:
+            await app.state.answers.close_all()
+
+    response = asyncio.run(get())
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "br"
+    assert response.headers["content-type"] == "application/zip"
+    assert response.headers["vary"] == "Accept-Encoding"
+    assert "max-age=31536000" in response.headers["cache-control"]
+    assert response.content == wheel.read_bytes(), "decoded by httpx"
+    assert int(response.headers["content-length"]) == wheel.with_suffix(".whl.br").stat().st_size
+
+
 # Python started in Node (argv: the runtime's folder, the repository, Python code, wheels to
 # unpack as the page does), the repository mounted at /repo; prints the code's last value.
 RUN_IN_NODE = """
@@ -262,3 +384,43 @@ def test_every_wheel_module_imports_and_every_language_renders() -> None:
     assert isinstance(result, dict)
     assert result["failed"] == {}
     assert result["rendered"] > 500
+
+
+# The standard library's sources against npm's (both zips set before it): the names of those
+# that differ other than by their comments, those that still have comments, how many differ.
+SOURCES_WITHOUT_COMMENTS = """
+import io, json, tokenize, zipfile
+vendored, npm = zipfile.ZipFile(vendored_zip), zipfile.ZipFile(npm_zip)
+different, commented, stripped = [], [], 0
+for name in vendored.namelist():
+    if not name.endswith(".py"):
+        continue
+    ours, theirs = vendored.read(name), npm.read(name)
+    tokens = tokenize.tokenize(io.BytesIO(ours).readline)
+    if any(token.type == tokenize.COMMENT for token in tokens):
+        commented.append(name)
+    if ours == theirs:
+        continue
+    stripped += 1
+    if compile(ours, name, "exec", dont_inherit=True) != compile(
+        theirs, name, "exec", dont_inherit=True
+    ):
+        different.append(name)
+json.dumps({"different": different, "commented": commented, "stripped": stripped})
+"""
+
+
+@needs_node
+def test_the_standard_librarys_sources_are_pyodides_without_their_comments() -> None:
+    """Compiled by Pyodide's own CPython, each source left compiles to the same code as npm's,
+    line and column for line and column."""
+    code = (
+        f"vendored_zip = '/repo/{STDLIB.relative_to(ROOT).as_posix()}'\n"
+        f"npm_zip = '/repo/{NPM_STDLIB.relative_to(ROOT).as_posix()}'\n"
+        f"{SOURCES_WITHOUT_COMMENTS}"
+    )
+    result = run_in_node(STDLIB.parent, code)
+    assert isinstance(result, dict)
+    assert result["different"] == []
+    assert result["commented"] == []
+    assert result["stripped"] > 100
