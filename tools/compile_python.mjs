@@ -42,7 +42,10 @@ def cached(name):
 
 async function startPython(pyodideDir) {
   const { loadPyodide } = await import(path.resolve(pyodideDir, "pyodide.mjs"));
-  const pyodide = await loadPyodide({ indexURL: path.resolve(pyodideDir) + "/" });
+  const pyodide = await loadPyodide({
+    indexURL: path.resolve(pyodideDir) + "/",
+    env: { PYTHONNODEBUGRANGES: "1" },
+  });
   pyodide.runPython(PRELUDE);
   return pyodide;
 }
