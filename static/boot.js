@@ -206,8 +206,10 @@
     var reason = event.reason && (event.reason.message || String(event.reason));
     fail("the Python runtime did not load (" + reason + ").");
   });
-  // PyScript reports its own errors by adding an element to the page.
-  new MutationObserver(function (records) {
+  // PyScript reports its own errors by adding an element to the page's body (its
+  // error.js: document.body.append). Only the body's own children are watched: watching the
+  // whole tree made a record of every change to a streaming answer, for nothing.
+  var errors = new MutationObserver(function (records) {
     for (var i = 0; i < records.length; i++) {
       var added = records[i].addedNodes;
       for (var j = 0; j < added.length; j++) {
@@ -219,5 +221,7 @@
         }
       }
     }
-  }).observe(document.documentElement, { childList: true, subtree: true });
+  });
+  function watchErrors() { errors.observe(document.body, { childList: true }); }
+  if (document.body) watchErrors(); else document.addEventListener("DOMContentLoaded", watchErrors);
 })();

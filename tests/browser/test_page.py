@@ -189,3 +189,22 @@ def test_the_page_tells_its_scripts_about_each_answer_from_its_state(
     assert changes[-1] == done["markdown"]
     assert "\n\n" in done["markdown"]
     assert done["state"] == "done"
+
+
+def test_an_error_in_the_pages_python_fails_visibly(
+    page: Page, server_url: str, problems: PageProblems
+) -> None:
+    # The page's bytecode is checked against its source: a changed source is what runs.
+    problems.expected_errors.append("boom in the page's Python")
+    page.route(
+        "**/app/config.py",
+        lambda route: route.fulfill(
+            body='raise RuntimeError("boom in the page\'s Python")\n',
+            content_type="text/x-python",
+        ),
+    )
+    page.goto(server_url)
+    page.wait_for_selector("html[data-app-state=failed]", timeout=60_000)
+    expect(page.locator("[data-role=load-banner]")).to_contain_text(
+        "the Python runtime reported an error (RuntimeError: boom in the page's Python)"
+    )
