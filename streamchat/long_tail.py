@@ -17,9 +17,6 @@ where nothing crosses an item are cut (`_fits`):
   no blank line (which ends it);
 - no link or footnote definition (`]:`) and no footnote (`[^`) in it, and at most
   MAX_MATH_CHARS of items with math in them (the math budget is per render);
-- not both a blank line and a nested list of the other bullet (`*` in a `-` list) or
-  ordinal delimiter (`1.` in a `1)` list): the renderer then ends the list at the next
-  blank line (see `_fits`).
 
 A loose list is cut too. Python-Markdown decides looseness per item, not per list: an
 item is a paragraph (`<li><p>`) when a blank line separates it from the item before it
@@ -50,7 +47,6 @@ from dataclasses import dataclass
 from streamchat.heal import heal
 from streamchat.md_extensions import Definition
 from streamchat.md_syntax import (
-    BULLETS,
     MAX_MATH_CHARS,
     is_table_separator,
     item_marker,
@@ -104,7 +100,6 @@ class LongTail:
         self._lead = ""
         self._missing: frozenset[str] = frozenset()
         self._math = 0
-        self._mixed = self._blank = False  # a nested list of another kind; a blank line
         self._open = ""  # the HTML before the first item
         self._items = ""  # the frozen pieces' items' HTML
 
@@ -302,7 +297,7 @@ class LongTail:
         while last > 0 and not lines[last - 1].strip():
             last -= 1  # blank lines at the end: what follows decides (`split_blocks`)
         math = item = 0
-        has_math = mixed = False
+        has_math = False
         for index, line in enumerate(lines):
             if index < last:
                 table = self._kind == "|"
@@ -316,28 +311,13 @@ class LongTail:
                     item, has_math = 0, False
                 elif line.lstrip().startswith("|") or _FENCE_LINE.match(line):
                     raise Refused
-                else:
-                    nested = list_kind(line)
-                    mixed = mixed or (
-                        nested is not None
-                        and nested != self._kind
-                        and (nested in BULLETS) == (self._kind in BULLETS)
-                    )
             item += len(line) + 1
             has_math = has_math or _MATH_SIGN.search(line) is not None
         math += item if has_math else 0
         if self._math + math > MAX_MATH_CHARS:
             raise Refused
-        # A nested list of the other bullet (ordinal delimiter) leaves its kind on the list
-        # around it (`streamchat.md_extensions._ListKind` keeps one kind per processor), so
-        # after a blank line the next item starts another list in a whole render: what no
-        # piece can know. Refused once the tail has both, in any order.
-        blank = _BLANK_LINE.search(text) is not None
-        if (self._mixed or mixed) and (self._blank or blank):
-            raise Refused
         if not open_end:
             self._math += math
-            self._mixed, self._blank = self._mixed or mixed, self._blank or blank
 
 
 #: How a code block's HTML begins (`streamchat.render._format_code`).
@@ -345,7 +325,6 @@ _CODE_BLOCK = '<div class="code-block"'
 _FENCE_LINE = re.compile(r"[ >]*(?:`{3,}|~{3,})")
 #: Whatever may open or close a formula (`streamchat.md_syntax.MATH`).
 _MATH_SIGN = re.compile(r"\$|\\[\[\]()]")
-_BLANK_LINE = re.compile(r"\n *\n")
 _LIST_OPEN = re.compile(r"<(ul|ol)(?: [^>]*)?>\n")
 _TABLE_OPEN = re.compile(r"<table>\n<thead>\n.*?</thead>\n<tbody>\n?", re.DOTALL)
 _START = re.compile(r' start="\d+"')

@@ -487,19 +487,23 @@ class _ListKind:
 
     def run(self, parent: etree.Element, blocks: list[str]) -> None:
         lines = blocks[0].split("\n")
-        self._kind = _item_kind(lines[0])
+        kind = _item_kind(lines[0])
         for index, line in enumerate(lines[1:], 1):
             match = self.CHILD_RE.match(line)
-            if match is not None and _item_kind(line) != self._kind:
+            if match is not None and _item_kind(line) != kind:
                 blocks[0:1] = ["\n".join(lines[:index]), "\n".join(lines[index:])]
                 break
-        self._parent = parent
+        # A list nested in an item is parsed by this same processor, inside `super().run`:
+        # the outer list's parent and kind are put back when it is done, or the outer list
+        # would take the nested one's kind (and the next item start a new list).
+        outer = self._parent, self._kind
+        self._parent, self._kind = parent, kind
         try:
             super().run(parent, blocks)  # type: ignore[misc]
         finally:
-            self._parent = None
+            self._parent, self._kind = outer
         if len(parent) and parent[-1].tag == self.TAG:
-            parent[-1].set(self.KIND_ATTRIBUTE, self._kind)
+            parent[-1].set(self.KIND_ATTRIBUTE, kind)
 
     def lastChild(self, parent: etree.Element) -> etree.Element | None:
         child = parent[-1] if len(parent) else None

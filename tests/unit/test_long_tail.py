@@ -242,8 +242,8 @@ FORMULA = "$" + "x+" * 900 + "x$"
         "- a\n- b\n * other\n- c\n- d\n- e\n",  # one space in: another list
         "1. a\n2. b\n 3) other\n4. c\n5. d\n",
         "- a\n\n- b\n\n- c\n\nafter\n\n- d\n",  # the list ends
-        # a nested list of the other bullet or delimiter, then a blank line: the renderer
-        # starts another list at the next item (`streamchat.md_extensions._ListKind`)
+        # a nested list of the other bullet or delimiter, then a blank line: still one list
+        # (`streamchat.md_extensions._ListKind` puts the outer list's kind back)
         "- a\n  * n\n- b\n\n- c\n- d\n",
         "1) a\n1) b\n   1. n\n1) c\n\n1) d\n1) e\n",
         "* a\n\n* b\n* c\n  - n\n* d\n* e\n\n* f\n",

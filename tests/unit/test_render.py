@@ -237,6 +237,24 @@ def test_nested_lists_nest_by_two_spaces_and_ordered_lists_keep_their_start() ->
     assert [len(ul.elements()) for ul in top_lists] == [3, 2, 2]
 
 
+@pytest.mark.parametrize(
+    ("markdown", "tag"),
+    [
+        ("- a\n  * n\n\n- b\n", "ul"),
+        ("1. a\n   1) n\n\n2. b\n", "ol"),
+        ("- a\n  * n\n  * m\n\n- b\n\n- c\n", "ul"),
+    ],
+)
+def test_a_nested_list_of_another_kind_leaves_its_parent_list_one_list(
+    markdown: str, tag: str
+) -> None:
+    """After a blank line, the next item joins its list, whatever the nested list's bullet
+    or delimiter (CommonMark's reference renders one list here)."""
+    html = render_markdown(markdown)
+    assert html.count(f"<{tag}") == 2, html  # the list and the nested one
+    assert html.count("<p>") == markdown.count("\n\n") + 1, html  # a loose list
+
+
 def test_task_list_checkboxes_are_disabled() -> None:
     root = render_corpus("05_task_list.md")
     boxes = root.find_all("input")
