@@ -299,6 +299,10 @@ class LongTail:
         math = item = 0
         has_math = False
         for index, line in enumerate(lines):
+            if self._kind != "|" and "|" in line and is_table_separator(line):
+                # `- |` is an item and a table's delimiter row: a whole render may make the
+                # item before it a table's header (even while this line is being written).
+                raise Refused
             if index < last:
                 table = self._kind == "|"
                 if not line.strip():

@@ -253,6 +253,9 @@ FORMULA = "$" + "x+" * 900 + "x$"
         "- a[^1]\n- b\n- c\n- d\n\n[^1]: note\n",  # a footnote
         "- a\n- b\n- [x] c\n- d\n",  # a task item
         "- a\n- b\n- c\n* d\n- e\n",  # another bullet
+        # an item that is a table's delimiter row makes the item before it a header
+        "- first\n- a\n\n- | a\n- |\n- a\n- a",
+        "- a\n- b\n  - | x\n  - |\n- c\n- d\n",
         "- a\n- b\n- c\nlazy\n- e\n",  # a lazy line
         "| a | b |\n|:-|-:|\n| 1 | 2 |\n| 3 | 4 |\n| 5 |\n| 6 | 7 | 8 |\nafter\n",
         "| a |\n| - |\n| 1 |\n| 2 |\n\n| 3 |\n| 4 |\n",
