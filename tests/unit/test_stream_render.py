@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from streamchat.long_tail import CHUNK_CHARS
 from streamchat.md_extensions import Definition
-from streamchat.render import RenderedBlock, render_markdown, render_parts
+from streamchat.render import RenderBlock, RenderedBlock, render_markdown, render_parts
 from streamchat.stream_render import (
     AppendBlock,
     AppendTail,
@@ -193,10 +193,10 @@ def test_feeding_after_finish_is_an_error() -> None:
         renderer.feed("more")
 
 
-def test_cost_of_a_feed_does_not_grow_with_the_answer() -> None:
-    rendered: list[str] = []
+def recording(rendered: list[str]) -> RenderBlock:
+    """`render_parts`, noting in `rendered` each block it is given."""
 
-    def counting_render_block(
+    def render(
         block: str,
         citations: Mapping[str, str] | None,
         references: Mapping[str, Definition] | None,
@@ -206,8 +206,13 @@ def test_cost_of_a_feed_does_not_grow_with_the_answer() -> None:
         rendered.append(block)
         return render_parts(block, citations, references, highlight=highlight)
 
+    return render
+
+
+def test_cost_of_a_feed_does_not_grow_with_the_answer() -> None:
+    rendered: list[str] = []
     text = ANSWERS["12_long_guide.md"]
-    renderer = StreamRenderer(counting_render_block)
+    renderer = StreamRenderer(recording(rendered))
     for start in range(0, len(text), 20):
         renderer.feed(text[start : start + 20])
     renderer.finish()
@@ -399,18 +404,7 @@ def test_code_finished_while_colouring_later_is_appended_plain_then_coloured(
 
 def test_finishing_with_the_rest_renders_the_last_block_once() -> None:
     rendered: list[str] = []
-
-    def counting(
-        block: str,
-        citations: Mapping[str, str] | None = None,
-        references: Mapping[str, Definition] | None = None,
-        *,
-        highlight: bool = True,
-    ) -> RenderedBlock:
-        rendered.append(block)
-        return render_parts(block, citations, references, highlight=highlight)
-
-    renderer = StreamRenderer(counting, colour_later=True)
+    renderer = StreamRenderer(recording(rendered), colour_later=True)
     page = Page()
     page.apply(renderer.feed("First paragraph.\n\n| a | b |\n|---|---|\n| 1 |"))
     rendered.clear()
