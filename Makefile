@@ -11,7 +11,7 @@ LLM_PORT ?= 8081
 
 .PHONY: setup run run-llm test test-unit test-server test-browser lint chromium redis llm vendor screenshots bench dist wheel clean
 
-setup: $(VENV)/.installed static/vendor/.installed static/vendor/app-bytecode.zip
+setup: $(VENV)/.installed static/vendor/.installed static/vendor/app-bytecode.zip static/app.zip
 
 $(VENV)/.installed: requirements/dev.txt requirements/browser.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ static/vendor/.installed: $(VENV)/.installed node_modules/.package-lock.json too
 # The page's own modules as bytecode, made again when one of them changes (a second or two).
 static/vendor/app-bytecode.zip: $(shell find app streamchat -name '*.py') | static/vendor/.installed
 	$(PY) tools/vendor.py --app-bytecode
+
+# The page's own Python in one archive, modules and bytecode (server/page_bundle.py; the back
+# end also makes it again when a module changed since).
+static/app.zip: static/vendor/app-bytecode.zip $(shell find app streamchat -name '*.py')
+	$(PY) -m server.page_bundle
 
 vendor:
 	rm -f static/vendor/.installed

@@ -24,6 +24,7 @@ from app.config import Config, ConfigError, load_config
 from app.library import export_markdown, file_name, record_for, title_for
 from app.tab import Place
 from streamchat.browser import quick_soon
+from streamchat.browser.frames import IdleScheduler
 from streamchat.render import configure as configure_rendering
 from streamchat.render import render_markdown
 from streamchat.stream_render import StreamRenderer
@@ -452,16 +453,27 @@ def start() -> ChatPage | None:
     sign_in = SignIn()  # the page's access tokens (docs/security.md, "Sign-in")
     sign_in.start(config.token_url)
     configure_rendering(image_origins=config.image_origins)
-    # Warm the renderer (Markdown's set-up, Pygments' lexers) before saying "ready", so the
-    # first answer's first frame is as quick as any other.
-    render_markdown("# warm\n\n- *a* [1]\n\n```python\nx = 1\n```\n", {"1": "#warm"})
     page = ChatPage(config, sign_in)
     page.restore(page.storage.conversation())
     page._later(page.refresh())
     js.window.streamchatReady()  # html[data-app-state=ready] (static/boot.js)
     # Then the questions asked meanwhile, and later the widget host's (static/bridge.js).
     page.receive_questions()
+    RENDERER_WARM_UP.request()
     return page
+
+
+def _warm_renderer() -> None:
+    """Markdown's set-up and Pygments' Python lexer, about 0.15 s of a first render, done
+    when the page is first idle after ready, so that the first answer's first frame is as
+    quick as any other. Not before ready: nothing needs it then, and a question asked at
+    once is sent first, its answer's first token coming back meanwhile (docs/startup.md)."""
+    render_markdown("# warm\n\n- *a* [1]\n\n```python\nx = 1\n```\n", {"1": "#warm"})
+    js.performance.mark("streamchat:renderer-warm")  # read by bench/startup.py
+
+
+#: One idle callback, for the page's lifetime.
+RENDERER_WARM_UP = IdleScheduler(_warm_renderer)
 
 
 PAGE = start()

@@ -73,6 +73,7 @@ class Tree(TypedDict):
 
 StartupKey = Literal[
     "ready_ms",
+    "renderer_warm_ms",
     "first_paint_ms",
     "first_contentful_paint_ms",
     "dom_content_loaded_ms",
@@ -93,6 +94,8 @@ class StartupFigures(TypedDict):
     """One visit, or the medians of the visits (a figure a visit lacks is null)."""
 
     ready_ms: float
+    #: When app/main.py had warmed the renderer, after ready (null in results from before).
+    renderer_warm_ms: NotRequired[float | None]
     first_paint_ms: float | None
     first_contentful_paint_ms: float | None
     dom_content_loaded_ms: float | None

@@ -146,6 +146,7 @@ def _startup_section(startup: Startup, plots: dict[str, str]) -> str:
     cold, warm = startup["cold"]["median"], startup["warm"]["median"]
     rows: list[tuple[str, StartupKey, Callable[[float | None], str]]] = [
         ("ready (`data-app-state=ready`)", "ready_ms", fmt.seconds),
+        ("renderer warmed (after ready, when idle)", "renderer_warm_ms", fmt.seconds),
         ("first paint", "first_paint_ms", fmt.seconds),
         ("first contentful paint (the shell)", "first_contentful_paint_ms", fmt.seconds),
         ("DOMContentLoaded", "dom_content_loaded_ms", fmt.seconds),
@@ -156,7 +157,9 @@ def _startup_section(startup: Startup, plots: dict[str, str]) -> str:
         ("bytes transferred", "bytes", fmt.mb),
     ]
     table = ["| median | cold cache | warm cache |", "|---|---:|---:|"]
-    table += [f"| {label} | {show(cold[key])} | {show(warm[key])} |" for label, key, show in rows]
+    table += [
+        f"| {label} | {show(cold.get(key))} | {show(warm.get(key))} |" for label, key, show in rows
+    ]
     foreign = sum(
         len(run["foreign_requests"])
         for cache in (startup["cold"], startup["warm"])

@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
@@ -23,6 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import NotModifiedResponse, PathLike, StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from server import page_bundle
 from server.media_types import MEDIA_TYPES
 
 #: App files change with every edit: the browser must revalidate them (ETag makes it cheap).
@@ -32,8 +34,9 @@ NO_CACHE = "no-cache"
 LONG_CACHE = "public, max-age=31536000"
 #: Content-Encoding → suffix of the precompressed twin (tools/precompress.py), best first.
 TWINS = {"br": ".br", "gzip": ".gz"}
-#: The types worth compressing (the others are compressed already, or tiny).
-COMPRESSIBLE = {".js", ".mjs", ".css", ".html", ".json", ".py", ".svg", ".toml", ".wasm"}
+#: The types worth compressing (the others are compressed already, or tiny). The page's zips
+#: are stored, not deflated, so that the transfer compresses each whole (server/page_bundle.py).
+COMPRESSIBLE = {".js", ".mjs", ".css", ".html", ".json", ".py", ".svg", ".toml", ".wasm", ".zip"}
 #: Files compressed in memory: at least this big (smaller ones gain less than a packet) …
 MEMORY_MIN_BYTES = 1_000
 #: … and at most this big (the vendored ones have twins on disk).
@@ -62,10 +65,26 @@ def static_routes(root: Path) -> list[BaseRoute]:
         Route("/pyscript.toml", config, methods=["GET", "HEAD"]),
         Mount("/app", app=Directory(root / "app", NO_CACHE)),
         Mount("/streamchat", app=Directory(root / "streamchat", NO_CACHE)),
+        # Before /static: the page's own Python in one archive, made again after an edit.
+        Route(f"/{page_bundle.BUNDLE}", _Bundle(root), methods=["GET", "HEAD"]),
         # Before /static, which would otherwise match first.
         Mount("/static/vendor", app=Directory(root / "static" / "vendor", LONG_CACHE)),
         Mount("/static", app=Directory(root / "static", NO_CACHE)),
     ]
+
+
+class _Bundle:
+    """server/page_bundle.py's archive, made again first when a module changed, then served as
+    the page's other own files are (revalidated on every visit, gzip made once per version)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        # The tree's root, of which this route serves only the one file.
+        self._files = Directory(root, NO_CACHE)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await anyio.to_thread.run_sync(page_bundle.refresh, self.root)
+        await self._files(scope, receive, send)
 
 
 class Directory:

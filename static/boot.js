@@ -157,6 +157,15 @@
     });
   });
 
+  // The page's Python (index.html's #preload-python), fetched as soon as PyScript begins to
+  // load Pyodide (its first py:progress event), rather than once Pyodide has started.
+  function preloadPython() {
+    removeEventListener("py:progress", preloadPython);
+    var links = document.getElementById("preload-python");
+    if (links) document.head.appendChild(links.content.cloneNode(true));
+  }
+  addEventListener("py:progress", preloadPython);
+
   // Real progress: bytes of the runtime's files (sizes in static/vendor/manifest.json)
   // that have finished loading, as the browser reports them.
   var sizes = null, total = 0, loaded = {};

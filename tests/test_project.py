@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
+
+from server import page_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,37 +48,42 @@ def test_mypy_strict_finds_nothing() -> None:
 
 
 def _pyscript_files() -> dict[str, str]:
-    """pyscript.toml's [files] as URL → path, with its {FROM} template expanded."""
+    """pyscript.toml's [files] as URL → path."""
     files: dict[str, str] = tomllib.loads((ROOT / "pyscript.toml").read_text())["files"]
-    base = files.pop("{FROM}")
-    files.pop("{TO}")
-    return {url.replace("{FROM}", base): path for url, path in files.items()}
+    return files
 
 
-def test_every_app_module_the_page_imports_is_listed_in_pyscript_toml() -> None:
-    listed = {Path(url).as_posix().removeprefix("./") for url in _pyscript_files()}
+def test_the_page_fetches_its_own_python_as_one_archive_of_every_module() -> None:
+    files = _pyscript_files()
+    assert files[f"./{page_bundle.BUNDLE}"] == "./*"
+    assert [url for url in files if url.endswith(".py")] == [], "one archive, not a request each"
+    with zipfile.ZipFile(io.BytesIO(page_bundle.build(ROOT))) as archive:
+        held = {name for name in archive.namelist() if name.endswith(".py")}
     modules = {
         path.relative_to(ROOT).as_posix()
         for package in ("app", "streamchat")
         for path in (ROOT / package).rglob("*.py")
-        if path.relative_to(ROOT).as_posix() != "app/main.py"  # the entry, loaded by <script src>
     }
-    assert modules - listed == set(), "modules missing from pyscript.toml [files]"
-    python = {p for p in listed if p.startswith(("app/", "streamchat/"))}
-    assert python - modules == set(), "listed but absent"
+    assert held == modules
 
 
-def test_every_browser_wheel_is_pinned_and_listed() -> None:
-    pins = dict(
-        re.findall(
-            r"^([A-Za-z0-9_.-]+)==(\S+)", (ROOT / "requirements/browser.txt").read_text(), re.M
-        )
+def test_index_preloads_each_archive_and_the_entry_that_pyscript_fetches_late() -> None:
+    index = (ROOT / "index.html").read_text()
+    template = re.search(r'<template id="preload-python">(.*?)</template>', index, re.S)
+    assert template is not None
+    preloads = re.findall(
+        r'<link rel="preload" as="fetch" crossorigin href="([^"]+)">', template.group(1)
     )
-    wheels = [url for url in _pyscript_files() if url.endswith(".whl")]
-    assert len(wheels) == len(pins)
-    for name, version in pins.items():
-        stem = re.sub(r"[-_.]+", "_", name).lower()
-        assert any(Path(w).name.lower().startswith(f"{stem}-{version}-") for w in wheels), name
+    entry = re.findall(r'<script type="py" src="([^"]+)"', index)
+    archives = [url.removeprefix("./") for url in _pyscript_files()]
+    assert len(entry) == 1
+    assert sorted(preloads) == sorted([*archives, *entry])
+
+
+def test_the_page_fetches_its_wheels_as_one_archive() -> None:
+    # What the archive holds: tests/unit/test_vendor.py.
+    assert _pyscript_files()["./static/vendor/wheels.zip"] == "./*"
+    assert [url for url in _pyscript_files() if url.endswith(".whl")] == []
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 import dist_compress
 import precompress as twins
 
-from server import headers
+from server import headers, page_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Served with their names unchanged: the only files a browser must revalidate.
@@ -59,6 +59,7 @@ def build_site(
     brotli_quality: int = twins.BROTLI_QUALITY,
 ) -> Build:
     """Builds the site into `out` (replaced as a whole) and returns what it built."""
+    page_bundle.refresh(source)  # the page's own Python as it is now, never a stale archive
     index = (source / "index.html").read_text(encoding="utf-8")
     files = _shipped_files(source, index)
     version = _version(source, files)

@@ -82,9 +82,13 @@ PYGMENTS_THEMES = {"light": "default", "dark": "github-dark"}
 
 
 #: The page's own modules (app/, streamchat/) as bytecode, beside their sources once unpacked
-#: ("checked hash": a module edited since is compiled again). pyscript.toml lists it.
+#: ("checked hash": a module edited since is compiled again), packed with the sources into the
+#: archive pyscript.toml lists (server/page_bundle.py).
 APP_BYTECODE = "app-bytecode.zip"
 APP_PACKAGES = ("app", "streamchat")
+#: The wheels' files in one archive, the one pyscript.toml lists (unpacked where each wheel
+#: would be): one request, which static/boot.js starts beside the runtime's own.
+WHEELS_ARCHIVE = "wheels.zip"
 
 
 def main() -> int:
@@ -122,6 +126,7 @@ def main() -> int:
     (fresh / "dompurify").mkdir()
     shutil.copy2(NODE_MODULES / "dompurify" / "dist" / "purify.es.mjs", fresh / "dompurify")
     compile_wheels(wheels)
+    write_wheels_archive(wheels, fresh / WHEELS_ARCHIVE)
     compile_app(fresh / APP_BYTECODE)
     write_pygments_css(fresh / "pygments.css")
     for archive in sorted([*fresh.rglob("*.zip"), *fresh.rglob("*.whl")]):
@@ -182,6 +187,22 @@ def compile_wheels(wheels: list[Path]) -> None:
         ",".join(SNAPSHOT_IMPORTS),
         *wheels,
     )
+
+
+def write_wheels_archive(wheels: list[Path], target: Path) -> None:
+    """Every file of `wheels`, as they are, in one stored zip (no file may be in two)."""
+    owners: dict[str, str] = {}
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as merged:
+        for wheel in wheels:
+            with zipfile.ZipFile(wheel) as archive:
+                for info in archive.infolist():
+                    if info.filename in owners:
+                        raise SystemExit(
+                            f"{info.filename} is in {owners[info.filename]} and {wheel.name}"
+                        )
+                    owners[info.filename] = wheel.name
+                    info.compress_type = zipfile.ZIP_STORED
+                    merged.writestr(info, archive.read(info.filename))
 
 
 def compile_app(target: Path) -> None:
@@ -255,7 +276,7 @@ def write_manifest(vendor: Path) -> None:
     """
     files = sorted(
         path
-        for path in [*vendor.glob("pyodide/*"), *vendor.glob("wheels/*.whl")]
+        for path in [*vendor.glob("pyodide/*"), vendor / WHEELS_ARCHIVE]
         if path.suffix not in (".br", ".gz")
     )
     sizes = {path.relative_to(vendor).as_posix(): _wire_size(path) for path in files}

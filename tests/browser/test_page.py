@@ -67,7 +67,7 @@ def test_the_runtime_comes_from_the_pages_own_origin(page: Page, server_url: str
     open_page(page, server_url)
     assert any(url.endswith("/static/vendor/pyodide/pyodide.asm.wasm") for url in loaded)
     assert any(url.endswith("/static/vendor/pyscript/core.js") for url in loaded)
-    assert any(url.endswith(".whl") for url in loaded)
+    assert any(url.endswith("/static/vendor/wheels.zip") for url in loaded)
     assert all(url.startswith(server_url) for url in loaded)
     # The `page` fixture also fails the test if any other host was even asked.
 
@@ -143,7 +143,7 @@ def test_a_missing_runtime_file_fails_visibly(
     page: Page, server_url: str, problems: PageProblems
 ) -> None:
     problems.expected_errors.append("404")
-    page.route("**/*.whl", lambda route: route.fulfill(status=404, body="gone"))
+    page.route("**/wheels.zip", lambda route: route.fulfill(status=404, body="gone"))
     page.goto(server_url)
     page.wait_for_selector("html[data-app-state=failed]", timeout=60_000)
     expect(page.locator("[data-role=load-banner]")).to_contain_text("could not start")
@@ -194,10 +194,9 @@ def test_the_page_tells_its_scripts_about_each_answer_from_its_state(
 def test_an_error_in_the_pages_python_fails_visibly(
     page: Page, server_url: str, problems: PageProblems
 ) -> None:
-    # The page's bytecode is checked against its source: a changed source is what runs.
     problems.expected_errors.append("boom in the page's Python")
     page.route(
-        "**/app/config.py",
+        "**/app/main.py",
         lambda route: route.fulfill(
             body='raise RuntimeError("boom in the page\'s Python")\n',
             content_type="text/x-python",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
+import zipfile
 from pathlib import Path
 
 import brotli  # type: ignore[import-untyped]
@@ -175,6 +177,30 @@ async def test_the_apps_own_files_are_gzipped_once_per_version(
         changed = await client.get("/app/main.py", headers={"If-None-Match": headers["etag"]})
     assert changed.status_code == 200
     assert changed.text == module.read_text()
+
+
+async def test_the_pages_python_is_one_archive_made_again_after_an_edit(
+    make_app: AppFactory, root: Path
+) -> None:
+    module = root / "streamchat" / "sse.py"
+    module.write_text("# decoder\n" * 200)
+    app = make_app(root=root)
+    headers, sent = await _get(app, "/static/app.zip", **{"Accept-Encoding": "gzip, br"})
+    assert headers["content-encoding"] == "gzip"
+    assert headers["cache-control"] == "no-cache"
+    assert headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(gzip.decompress(sent))) as archive:
+        assert archive.read("streamchat/sse.py") == module.read_bytes()
+        assert sorted(archive.namelist()) == ["app/main.py", "streamchat/sse.py"]
+    async with client_for(app) as client:
+        again = await client.get("/static/app.zip", headers={"If-None-Match": headers["etag"]})
+        assert again.status_code == 304
+        module.write_text("# decoder, edited\n")
+        os.utime(module, ns=(module.stat().st_mtime_ns + 10**9,) * 2)
+        changed = await client.get("/static/app.zip", headers={"If-None-Match": headers["etag"]})
+    assert changed.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(changed.content)) as archive:
+        assert archive.read("streamchat/sse.py") == b"# decoder, edited\n"
 
 
 async def test_a_tiny_file_is_sent_as_it_is(make_app: AppFactory, root: Path) -> None:

@@ -178,6 +178,26 @@ def test_a_wheel_has_bytecode_beside_the_modules_the_page_imports_only(
     assert not [name for name in cached if name.startswith(f"{folder}/__pycache__/{stem[:-3]}.")]
 
 
+def test_every_pinned_wheel_is_vendored_and_the_pages_archive_holds_them_all() -> None:
+    pins = dict(
+        re.findall(
+            r"^([A-Za-z0-9_.-]+)==(\S+)", (ROOT / "requirements/browser.txt").read_text(), re.M
+        )
+    )
+    wheels = sorted(WHEELS.glob("*.whl"))
+    assert len(wheels) == len(pins)
+    for name, version in pins.items():
+        stem = re.sub(r"[-_.]+", "_", name).lower()
+        assert [w for w in wheels if w.name.lower().startswith(f"{stem}-{version}-")], name
+    expected: dict[str, bytes] = {}
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            expected |= {name: archive.read(name) for name in archive.namelist()}
+    with zipfile.ZipFile(WHEELS.parent / "wheels.zip") as archive:
+        assert len(archive.namelist()) == len(expected), "no file twice"
+        assert {name: archive.read(name) for name in archive.namelist()} == expected
+
+
 #: Files pip writes into a dist-info folder when it installs a wheel: not the wheel's own.
 INSTALLED_BY_PIP = {"INSTALLER", "REQUESTED", "direct_url.json"}
 
@@ -246,7 +266,7 @@ def test_the_lock_file_keeps_pyodides_info_and_lists_no_package() -> None:
 
 
 def _archives() -> list[Path]:
-    return [STDLIB, APP_BYTECODE, *sorted(WHEELS.glob("*.whl"))]
+    return [STDLIB, APP_BYTECODE, WHEELS.parent / "wheels.zip", *sorted(WHEELS.glob("*.whl"))]
 
 
 @pytest.mark.parametrize("archive", _archives(), ids=lambda path: path.name)
@@ -258,11 +278,11 @@ def test_an_archive_has_twins_that_decode_to_it(archive: Path) -> None:
         assert decompress(twin.read_bytes()) == data
 
 
-def test_the_back_end_sends_a_wheel_as_its_brotli_twin() -> None:
+def test_the_back_end_sends_the_wheels_archive_as_its_brotli_twin() -> None:
     from server.app import create_app
     from server.settings import Settings
 
-    [wheel] = WHEELS.glob("pygments-*.whl")
+    wheel = WHEELS.parent / "wheels.zip"
 
     async def get() -> httpx.Response:
         app = create_app(Settings(root=ROOT))
@@ -284,7 +304,8 @@ def test_the_back_end_sends_a_wheel_as_its_brotli_twin() -> None:
     assert response.headers["vary"] == "Accept-Encoding"
     assert "max-age=31536000" in response.headers["cache-control"]
     assert response.content == wheel.read_bytes(), "decoded by httpx"
-    assert int(response.headers["content-length"]) == wheel.with_suffix(".whl.br").stat().st_size
+    twin = wheel.with_name("wheels.zip.br")
+    assert int(response.headers["content-length"]) == twin.stat().st_size
 
 
 # Python started in Node (argv: the runtime's folder, the repository, Python code, wheels to
