@@ -29,7 +29,7 @@ from streamchat.render import (
     render_parts,
     split_plain,
 )
-from streamchat.tail_append import TailKind, append_point, appended_text, tail_kind
+from streamchat.tail_append import TailKind, appended, tail_kind
 
 __all__ = ["AppendBlock", "AppendTail", "Patch", "ReplaceBlock", "SetTail", "StreamRenderer"]
 
@@ -277,12 +277,10 @@ class StreamRenderer:
     def _append(self, text: str) -> list[Patch] | None:
         """The patches for `text` when it only extends the tail's last text, else None."""
         kind = self._tail_kind
-        if kind is None or (kind == "prose" and "\n" in text):
+        found = appended(kind, self._tail_text, self._tail_html, text) if kind else None
+        if found is None:
             return None
-        added = appended_text(kind, self._tail_text, text)
-        point = append_point(kind, self._tail_html) if added is not None else None
-        if added is None or point is None:
-            return None
+        point, added = found
         self._tail_text += text
         if not added:
             return []
@@ -295,8 +293,9 @@ class StreamRenderer:
     def _as_shown(self, block: str) -> RenderedBlock | None:
         """The tail's last rendering, when finishing it as `block` renders exactly that: a
         paragraph or list that needed no healing, ended by line breaks (its own text, with
-        nothing after it but line breaks, and no spaces at its end to matter)."""
-        rendered, tail = self._tail_rendered, self._tail_text
+        nothing after it but line breaks, and no spaces at its end to matter; a line break
+        at the tail's end was not shown, see `streamchat.tail_append`)."""
+        rendered, tail = self._tail_rendered, self._tail_text.rstrip("\n")
         if self._tail_kind != "prose" or rendered is None or not tail or tail[-1].isspace():
             return None
         if _CODE_BLOCK in rendered.html and not self._colour_later:

@@ -27,7 +27,8 @@ from streamchat.stream_render import (
 CORPUS = Path(__file__).parent / "corpus"
 ANSWERS = {path.name: path.read_text(encoding="utf-8") for path in sorted(CORPUS.glob("*.md"))}
 CITATIONS = {"1": "#a1-source-1", "2": "#a1-source-2", "3": "#a1-source-3"}
-TRAILING_TAGS = re.compile(r"(?:</[a-z0-9]+>\s*)*\Z")
+HTML_PARTS = re.compile(r"<[^>]*>|[^<]+")
+VOID_TAG = re.compile(r"<(?:br|hr|img|input)\b|<[^>]*/>")
 
 
 class Page:
@@ -44,18 +45,33 @@ class Page:
             elif isinstance(patch, SetTail):
                 self.tail = patch.html
             elif isinstance(patch, AppendTail):
-                # As the page does it: after the last text, inside every element that ends
-                # there (independently of streamchat.tail_append's narrower rule).
-                end = TRAILING_TAGS.search(self.tail)
-                assert end is not None
+                # As the page does it (independently of streamchat.tail_append's rules).
+                point = dom_append_point(self.tail)
                 text = html.escape(patch.text, quote=False)
-                self.tail = self.tail[: end.start()] + text + self.tail[end.start() :]
+                self.tail = self.tail[:point] + text + self.tail[point:]
             else:
                 self.blocks[patch.index] = patch.html
 
     @property
     def html(self) -> str:
         return "".join(self.blocks) + self.tail
+
+
+def dom_append_point(tail: str) -> int:
+    """Where the page's `_append_text` (app/browser/dom.py) puts appended text in `tail`'s
+    HTML: into the last element, again and again, passing over texts of spaces only (the
+    line breaks between closing tags); after the text found there, else at the end of the
+    element it stopped in."""
+    end = len(tail)  # the end of the element walked into
+    for part in reversed(list(HTML_PARTS.finditer(tail))):
+        if part.group().startswith("</"):
+            end = part.start()  # walk into that element
+        elif part.group().startswith("<"):
+            assert not VOID_TAG.match(part.group()), f"appended into {part.group()}"
+            return end  # the element walked into begins: it holds no text
+        elif part.group().strip():
+            return part.end()
+    return end
 
 
 def stream(
