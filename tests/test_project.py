@@ -80,6 +80,16 @@ def test_index_preloads_each_archive_and_the_entry_that_pyscript_fetches_late() 
     assert sorted(preloads) == sorted([*archives, *entry])
 
 
+def test_each_script_index_preloads_is_one_pyscript_or_pyodide_imports() -> None:
+    index = (ROOT / "index.html").read_text()
+    preloads = re.findall(r'<link rel="modulepreload" href="([^"]+)">', index)
+    assert preloads, "PyScript's imports before loadPyodide() are fetched in parallel"
+    for href in preloads:
+        assert (ROOT / href).is_file(), f"{href}: a new PyScript or Pyodide renamed it"
+    toml = tomllib.loads((ROOT / "pyscript.toml").read_text())
+    assert toml["interpreter"].removeprefix("./") in preloads
+
+
 def test_the_page_fetches_its_wheels_as_one_archive() -> None:
     # What the archive holds: tests/unit/test_vendor.py.
     assert _pyscript_files()["./static/vendor/wheels.zip"] == "./*"
