@@ -255,12 +255,12 @@ QUIET = "with the machine otherwise quiet"
 WHY_COLD = Template(
     "The shell is painted at $fcp. Of the "
     "$bytes ($biggest, …), Pyodide's WebAssembly module has arrived "
-    "at $wasm; PyScript asks for the wheels and the app's modules only once the "
-    "interpreter runs (the last download ends at $downloads_done), "
+    "at $wasm; the page's Python (the $wheels wheels' archive and the app's) is preloaded "
+    "beside it (the last download ends at $downloads_done), "
     "and the page is ready at $ready. $transfer: "
     "the $after_wasm after the module arrived are mostly main-thread work, "
     "compiling and instantiating it, starting CPython with its standard library, "
-    "unpacking $wheels wheels, importing and starting the app. $budget$busy"
+    "unpacking the two archives, importing and starting the app. $budget$busy"
 )
 #: Whether the time after the module arrived outweighs the time until it did.
 TRANSFER_CHEAP = "Over loopback the transfer is not what costs"
@@ -283,10 +283,10 @@ COLD_BUDGET_MET = Template(
 WHY_WARM = Template(
     "Only $bytes cross the network ($from_cache "
     "of $requests requests come from the cache, the others are cheap "
-    "revalidations of the app's own files), and Pyodide's module is there at $wasm; "
+    "revalidations of the page's own files), and Pyodide's module is there at $wasm; "
     "the $after_wasm after that are the same work as cold (only the module's "
     "compilation may be saved, by Chromium's cache of compiled WebAssembly): starting "
-    "CPython, unpacking the wheels, importing and starting the app. "
+    "CPython, unpacking the two archives, importing and starting the app. "
     "$saves$busy"
 )
 #: Whether the work after the module arrived took about as long warm as cold.
