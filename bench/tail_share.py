@@ -63,19 +63,16 @@ def frames_of_tokens(text: str) -> list[str]:
     """The text as frames of tokens at TOKENS_PER_S, FRAMES_PER_S (3, 3, 4, 3, 3, 4, …)."""
     parts = tokens(text)
     assert "".join(parts) == text
-    frames: list[str] = []
-    start, frame = 0, 0
-    while start < len(parts):
-        frame += 1
-        end = frame * TOKENS_PER_S // FRAMES_PER_S
-        frames.append("".join(parts[start:end]))
-        start = end
-    return frames
+    return _in_frames(parts)
 
 
 def frames_of_echo(text: str) -> list[str]:
     """The text as bench/stream_cost.py streams it: ECHO_CHARS every 5 ms, in 60 fps frames."""
-    parts = [text[i : i + ECHO_CHARS] for i in range(0, len(text), ECHO_CHARS)]
+    return _in_frames([text[i : i + ECHO_CHARS] for i in range(0, len(text), ECHO_CHARS)])
+
+
+def _in_frames(parts: list[str]) -> list[str]:
+    """`parts` arriving at TOKENS_PER_S, joined per frame at FRAMES_PER_S."""
     frames: list[str] = []
     start, frame = 0, 0
     while start < len(parts):
