@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
@@ -17,7 +17,6 @@ from app.browser.clipboard import copy_text
 from app.browser.dom import AnswerView, ScrollFollower, query
 from app.browser.events import announce_answer
 from app.browser.library import ConversationStore, Sidebar
-from app.browser.live_answer import LiveAnswer
 from app.browser.storage import TabStorage
 from app.chat import Conversation, Turn, question_limit_text, thought_text, usage_text
 from app.config import Config, ConfigError, load_config
@@ -25,9 +24,9 @@ from app.library import export_markdown, file_name, record_for, title_for
 from app.tab import Place
 from streamchat.browser import quick_soon
 from streamchat.browser.frames import IdleScheduler
-from streamchat.render import configure as configure_rendering
-from streamchat.render import render_markdown
-from streamchat.stream_render import StreamRenderer
+
+if TYPE_CHECKING:
+    from app.browser.live_answer import LiveAnswer
 
 
 class ChatPage:
@@ -48,6 +47,7 @@ class ChatPage:
         self.counter = query("[data-role=counter]")
         self.scroll = ScrollFollower(query("#conversation"), query("[data-action=jump-to-latest]"))
         self.current: LiveAnswer | None = None
+        self._renderer_loaded = False
         self.editing: int | None = None
         self.waiting: deque[str] = deque()  # questions to ask once the answer streaming ends
         self._tasks: set[asyncio.Future[None]] = set()
@@ -73,6 +73,27 @@ class ChatPage:
             self._listen(query("[data-action=suggest]"), "click", self._on_suggestion),
             self._listen(js.window, "pagehide", lambda _e: self._save_session()),
         ]
+
+    def load_renderer(self) -> None:
+        """Imports the renderer (Markdown and Pygments: about 0.1 s in the browser) and sets it
+        up for this page's configuration, once: not before ready, but in the first idle moment
+        after it (`warm_renderer`), or before the first answer or restored conversation if one
+        comes first (docs/startup.md)."""
+        if self._renderer_loaded:
+            return
+        from streamchat.render import configure
+
+        configure(image_origins=self.config.image_origins)
+        self._renderer_loaded = True
+
+    def warm_renderer(self) -> None:
+        """Markdown's set-up and Pygments' Python lexer, about 0.15 s of a first render, done
+        ahead, so that the first answer's first frame is as quick as any other."""
+        self.load_renderer()
+        from streamchat.render import render_markdown
+
+        render_markdown("# warm\n\n- *a* [1]\n\n```python\nx = 1\n```\n", {"1": "#warm"})
+        js.performance.mark("streamchat:renderer-warm")  # read by bench/startup.py
 
     def _listen(self, target: Any, kind: str, handler: Any) -> Any:
         proxy = create_proxy(handler)
@@ -208,6 +229,9 @@ class ChatPage:
         self._start_answer(turn, view, "continue")
 
     def _start_answer(self, turn: Turn, view: AnswerView, mode: Mode) -> None:
+        self.load_renderer()
+        from app.browser.live_answer import LiveAnswer
+
         self.current = LiveAnswer(
             self.conversation,
             turn,
@@ -355,6 +379,12 @@ class ChatPage:
         """Show the conversation kept in sessionStorage, as it was when the page went away."""
         self.conversation = Conversation.loads(stored)
         resumable = self.conversation.resumable
+        if not self.conversation.turns:  # the renderer is not needed yet (`load_renderer`)
+            self.scroll.jump()
+            return
+        self.load_renderer()
+        from streamchat.stream_render import StreamRenderer
+
         for index, turn in enumerate(self.conversation.turns):
             view = self._add_view(turn.question)
             if turn.note:
@@ -452,28 +482,17 @@ def start() -> ChatPage | None:
         return None
     sign_in = SignIn()  # the page's access tokens (docs/security.md, "Sign-in")
     sign_in.start(config.token_url)
-    configure_rendering(image_origins=config.image_origins)
     page = ChatPage(config, sign_in)
     page.restore(page.storage.conversation())
     page._later(page.refresh())
     js.window.streamchatReady()  # html[data-app-state=ready] (static/boot.js)
     # Then the questions asked meanwhile, and later the widget host's (static/bridge.js).
     page.receive_questions()
-    RENDERER_WARM_UP.request()
+    # The renderer when the page is first idle: not before ready, as nothing needs it then,
+    # and a question asked at once is sent first, its answer's first token coming back
+    # meanwhile (docs/startup.md). One idle callback, for the page's lifetime.
+    IdleScheduler(page.warm_renderer).request()
     return page
-
-
-def _warm_renderer() -> None:
-    """Markdown's set-up and Pygments' Python lexer, about 0.15 s of a first render, done
-    when the page is first idle after ready, so that the first answer's first frame is as
-    quick as any other. Not before ready: nothing needs it then, and a question asked at
-    once is sent first, its answer's first token coming back meanwhile (docs/startup.md)."""
-    render_markdown("# warm\n\n- *a* [1]\n\n```python\nx = 1\n```\n", {"1": "#warm"})
-    js.performance.mark("streamchat:renderer-warm")  # read by bench/startup.py
-
-
-#: One idle callback, for the page's lifetime.
-RENDERER_WARM_UP = IdleScheduler(_warm_renderer)
 
 
 PAGE = start()

@@ -5,7 +5,7 @@ Pure Python: everything outside `streamchat.browser` imports in plain CPython. T
 
 `HttpxTransport` (needs httpx: `pip install streamchat[httpx]`) and `mount` (needs a
 browser: PyScript or Pyodide) are imported when first used, so `import streamchat` needs
-neither.
+neither; so are `render_markdown` and `StreamRenderer`, which import Markdown and Pygments.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from streamchat.answer import AnswerState, StreamingAnswer
 from streamchat.client import StreamRequest, stream_query
-from streamchat.render import render_markdown
-from streamchat.stream_render import StreamRenderer
 
 if TYPE_CHECKING:
     from streamchat.browser.mount import mount
     from streamchat.httpx_transport import HttpxTransport
+    from streamchat.render import render_markdown
+    from streamchat.stream_render import StreamRenderer
 
 __all__ = [
     "AnswerState",
@@ -35,6 +35,10 @@ __all__ = [
 _LAZY = {
     "HttpxTransport": "streamchat.httpx_transport",
     "mount": "streamchat.browser.mount",
+    # The renderer imports Markdown and Pygments (about 0.1 s in the browser): not before a
+    # page needs them, so that a page can be ready first (docs/startup.md).
+    "render_markdown": "streamchat.render",
+    "StreamRenderer": "streamchat.stream_render",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from streamchat.blocks import split_blocks
 from streamchat.colour import Colouring, lexers_ready
@@ -19,6 +19,7 @@ from streamchat.md_syntax import (
     extend_word,
     trailing_word,
 )
+from streamchat.patches import AppendBlock, AppendTail, Patch, ReplaceBlock, SetTail
 from streamchat.render import (
     Limit,
     RenderBlock,
@@ -32,38 +33,6 @@ from streamchat.render import (
 from streamchat.tail_append import TailKind, appended, tail_kind
 
 __all__ = ["AppendBlock", "AppendTail", "Patch", "ReplaceBlock", "SetTail", "StreamRenderer"]
-
-
-@dataclass(frozen=True)
-class AppendBlock:
-    """A finished block's HTML, to append after the finished blocks (before the tail)."""
-
-    html: str
-
-
-@dataclass(frozen=True)
-class SetTail:
-    """The live tail's new HTML, replacing the old."""
-
-    html: str
-
-
-@dataclass(frozen=True)
-class ReplaceBlock:
-    """A finished block rendered again (only when the citations arrive)."""
-
-    index: int
-    html: str
-
-
-@dataclass(frozen=True)
-class AppendTail:
-    """Text (not HTML) to add at the end of the live tail's last text (`streamchat.tail_append`)."""
-
-    text: str
-
-
-Patch = AppendBlock | SetTail | ReplaceBlock | AppendTail
 
 
 class StreamRenderer:

@@ -15,8 +15,8 @@ from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
 
 from app.chat import is_at_bottom
 from app.citation_cards import source_for
+from streamchat.patches import AppendBlock, AppendTail, Patch, ReplaceBlock, SetTail
 from streamchat.protocol import Citation, Usage
-from streamchat.stream_render import AppendBlock, AppendTail, Patch, ReplaceBlock, SetTail
 
 document = js.document
 ELEMENT_NODE, TEXT_NODE = 1, 3

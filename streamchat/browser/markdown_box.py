@@ -14,7 +14,7 @@ from typing import Any
 
 import js  # type: ignore[import-not-found]
 
-from streamchat.stream_render import AppendBlock, AppendTail, Patch, ReplaceBlock, SetTail
+from streamchat.patches import AppendBlock, AppendTail, Patch, ReplaceBlock, SetTail
 
 __all__ = ["MarkdownBox", "element", "fragment"]
 
