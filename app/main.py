@@ -488,9 +488,9 @@ def start() -> ChatPage | None:
     js.window.streamchatReady()  # html[data-app-state=ready] (static/boot.js)
     # Then the questions asked meanwhile, and later the widget host's (static/bridge.js).
     page.receive_questions()
-    # The renderer when the page is first idle: not before ready, as nothing needs it then,
-    # and a question asked at once is sent first, its answer's first token coming back
-    # meanwhile (docs/startup.md). One idle callback, for the page's lifetime.
+    # The renderer when the page is first idle: not before ready, as nothing needs it then.
+    # A question asked sooner waits for its import (about 0.1 s) and renders Markdown for the
+    # first time in its first frame (docs/startup.md). One idle callback, for the page's life.
     IdleScheduler(page.warm_renderer).request()
     return page
 

@@ -132,9 +132,18 @@ def page(page: Page, problems: PageProblems) -> Iterator[Page]:
     assert problems.errors == [], "the page reported errors"
 
 
+#: app/main.py has loaded and warmed the renderer, which it does when first idle after ready.
+RENDERER_WARM = "() => performance.getEntriesByName('streamchat:renderer-warm').length > 0"
+
+
 def open_page(page: Page, server_url: str, query: str = "") -> Page:
+    """The page, ready and idle once, as a reader finds it who starts to type: its renderer
+    loaded. (Asked at once, a first answer waits for the renderer's import, and its first
+    frame renders Markdown for the first time, so a short canned answer can arrive whole
+    before its second frame; tests/browser/test_chat_experience.py asks before ready.)"""
     page.goto(server_url + ("?" + query if query else ""))
     page.wait_for_selector(READY, timeout=60_000)
+    page.wait_for_function(RENDERER_WARM, timeout=60_000)
     return page
 
 
