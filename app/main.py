@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import js  # type: ignore[import-not-found]
@@ -86,10 +87,14 @@ class ChatPage:
         configure(image_origins=self.config.image_origins)
         self._renderer_loaded = True
 
-    def warm_renderer(self) -> None:
-        """Markdown's set-up and Pygments' Python lexer, about 0.15 s of a first render, done
-        ahead, so that the first answer's first frame is as quick as any other."""
-        self.load_renderer()
+    def warm_renderer(self, later: Callable[[], None]) -> None:
+        """The renderer's import, then (`later`: in another idle moment, so that neither is a
+        long task of 0.3 s) Markdown's set-up and Pygments' Python lexer, about 0.15 s of a
+        first render, so that the first answer's first frame is as quick as any other."""
+        if not self._renderer_loaded:
+            self.load_renderer()
+            later()
+            return
         from streamchat.render import render_markdown
 
         render_markdown("# warm\n\n- *a* [1]\n\n```python\nx = 1\n```\n", {"1": "#warm"})
@@ -491,7 +496,8 @@ def start() -> ChatPage | None:
     # The renderer when the page is first idle: not before ready, as nothing needs it then.
     # A question asked sooner waits for its import (about 0.1 s) and renders Markdown for the
     # first time in its first frame (docs/startup.md). One idle callback, for the page's life.
-    IdleScheduler(page.warm_renderer).request()
+    warm_up = IdleScheduler(lambda: page.warm_renderer(warm_up.request))
+    warm_up.request()
     return page
 
 
