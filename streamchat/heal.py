@@ -18,7 +18,7 @@ from streamchat.md_syntax import (
     table_cells,
 )
 
-__all__ = ["heal"]
+__all__ = ["heal", "row_looks_complete"]
 
 
 def heal(tail: str) -> str:
@@ -107,12 +107,14 @@ def _hide_unfinished_table_rows(lines: list[str]) -> list[str]:
         if len(run) == 2 and last_is_open and separator_like:
             return [*lines[:start], ""]
         return lines
-    if last_is_open and len(run) > 2 and not _row_looks_complete(run[-1], header_cells):
+    if last_is_open and len(run) > 2 and not row_looks_complete(run[-1], header_cells):
         return [*lines[:-1], ""]
     return lines
 
 
-def _row_looks_complete(row: str, header_cells: int) -> bool:
+def row_looks_complete(row: str, header_cells: int) -> bool:
+    """Whether a table's last, unterminated row is shown yet: once it has some text and a cell
+    for every column, or a `|` at its end (`streamchat.tail_append` asks the same)."""
     cells = table_cells(row)
     if not any(cells):
         return False

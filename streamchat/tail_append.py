@@ -43,7 +43,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from streamchat.md_syntax import TABLE_END_PIPE, table_cells
+from streamchat.heal import row_looks_complete
+from streamchat.md_syntax import table_cells
 
 __all__ = ["TailKind", "appended", "tail_kind"]
 
@@ -228,11 +229,7 @@ def _row_hidden(tail: str, delta: str) -> bool:
     if header_start == line_start:
         return True
     header = tail[header_start : tail.find("\n", header_start)]
-    row = tail[line_start:] + delta
-    cells = table_cells(row)
-    if not any(cells):
-        return True
-    return len(cells) < len(table_cells(header)) and TABLE_END_PIPE.search(row.rstrip()) is None
+    return not row_looks_complete(tail[line_start:] + delta, len(table_cells(header)))
 
 
 def _code_span_text(delta: str) -> str | None:
