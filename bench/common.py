@@ -28,6 +28,8 @@ CHROMIUM = chromium.CHROMIUM
 #: The shared flags (tools/chromium.py), headless.
 CHROMIUM_ARGS = ["--headless", *chromium.CHROMIUM_ARGS]
 READY = "html[data-app-state=ready]"
+#: The page's renderer imported and warmed, in idle callbacks after ready (app/main.py).
+RENDERER_WARM = "() => performance.getEntriesByName('streamchat:renderer-warm').length > 0"
 #: The page allows 4,000-character questions (#chat-config); the 20 KB answer is asked as
 #: one, as the back end's --max-question-chars 40000 allows. The page's Python reads the
 #: configuration long after the document is parsed. (No request routing for the page:

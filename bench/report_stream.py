@@ -273,6 +273,54 @@ inside the page (200 tokens/s, on a busy machine, so the figures are for compari
   tail is inside an open `**` or `` ` `` (it needs healing), 17 % because of spaces at a
   cut (the benchmark cuts tokens every 5 characters, which models do not), 9 % because the
   text has markdown in it.
+
+### A fourth look: the long tasks at 4×, one by one
+
+Each task over 50 ms of two runs at 200 tokens/s with the CPU slowed 4×, split by what it
+held (trace events), and timers around the page's Python inside the page (2026-12-07):
+
+- **A chunk of the stream in one task, an event at a time.** Once the page fell behind,
+  Chromium handed over a chunk of the stream holding dozens of events as one task, and each
+  event woke Python anew: its reader took what was buffered (one event), handled it and
+  waited again, before the next event of the same task came. Tasks of 50–263 ms made of
+  24–108 calls into Python: the issue's freeze of the naive page, in small, and what made
+  one run of the committed benchmark fall 1.2 s behind. static/eventsource.js now wakes
+  Python at once only for an event that comes more than 1 ms after Python last returned;
+  the rest of a chunk wait for one wake-up in a task after it (a `MessageChannel`
+  message), which takes them all and works through them in 8 ms slices.
+  tests/unit/test_eventsource_helper.py dispatches 50 events in one task in Node and sees
+  two wake-ups, of 1 and 49 events.
+- **A frame that renders much, then lays it out.** The other long tasks were animation
+  frames: 15–45 ms of Python (the renderer's `feed` took up to 34 ms at 4×, a block
+  finished and the tail rendered; p95 10.6 ms), then 20–35 ms of the browser's style,
+  layout and paint of what it had put in the DOM. A frame whose rendering took more than
+  10 ms now ends there, and the next frame puts its HTML in the DOM
+  (`FramePacer.show_apart`); a cheap frame, nearly every one at full speed, is shown at
+  once. Idle colouring shows such held blocks first (tests/unit/test_render_sink.py:
+  without that, a block could be coloured before it was in the DOM).
+- **Tried and dropped: Python woken once per animation frame**, in the frame itself, the
+  events since the last frame taken together and rendered in the same frame. Fewer
+  wake-ups, but a frame's work all in one task: at 4×, 17–30 tasks over 50 ms a run
+  instead of 6–15; at full speed, visible p95 37 ms instead of 27.
+- **The benchmark asks once the renderer is warm.** Since the renderer is imported after
+  ready (docs/startup.md), a question asked at ready waited for its import, at 4× one task
+  of about 1.1 s inside the measured window; the stream benchmark now waits for the
+  page's `streamchat:renderer-warm` mark, as the browser tests do.
+
+Both changes, A/B in turns against the tree before them (3 runs each, each run with
+streaming-markdown in it; the machine busier than for the tables above, so compare the
+columns, not these with the tables):
+
+| | before | after |
+|---|---:|---:|
+| 200/s: busy ÷ streaming-markdown's | 1.39 (1.37–1.41) | 1.31 (1.28–1.58) |
+| 200/s: arrival → visible p95 | 29.4 ms | 28.3 ms |
+| 4×: tasks over 50 ms, per run | 88 (52–144) | 26 (20–58) |
+| 4×: longest task | 307 ms (180–450) | 106 ms (95–163) |
+| 4×: input delay p95 | 54.7 ms | 37.9 ms |
+| 4×: most behind | 0.63 s (0.39–0.83) | 0.47 s (0.42–0.64) |
+| 4×: arrival → visible p95 | 182 ms | 225 ms (a frame later when held) |
+| 4×: final after `[DONE]` | 171 ms | 191 ms |
 """
 
 

@@ -31,7 +31,15 @@ from urllib.parse import urlsplit
 from playwright.sync_api import BrowserContext, Playwright, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from bench.common import CHROMIUM, CHROMIUM_ARGS, READY, READY_TIMEOUT_MS, log, median
+from bench.common import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    READY,
+    READY_TIMEOUT_MS,
+    RENDERER_WARM,
+    log,
+    median,
+)
 
 # Runs before the page's own scripts, when <html> may not exist yet (hence `document`,
 # subtree): notes, on the page's clock, when the app state changes (set by app/main.py or
@@ -192,7 +200,6 @@ def _visit(context: BrowserContext, url: str) -> dict[str, Any]:
 
 
 #: True once app/main.py has warmed the renderer, after ready.
-RENDERER_WARM = "() => performance.getEntriesByName('streamchat:renderer-warm').length > 0"
 RENDERER_WARM_TIMEOUT_MS = 10_000
 
 

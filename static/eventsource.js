@@ -13,12 +13,35 @@ window.streamchatEventSource = (url) => {
   // Flat triples: kind, value (data, or readyState for "error"), last event id.
   let items = [];
   let wake = null;
-  const push = (kind, value, id) => {
-    items.push(kind, value, id);
-    if (wake !== null) {
+  // The browser hands over a chunk of the stream holding many events (a stream that got
+  // ahead of a busy page) as one task: each event would wake Python anew, the task lasting
+  // as long as all of them take. So an event that comes less than WAKE_APART_MS after
+  // Python last returned wakes it in a task of its own (a MessageChannel message), which
+  // takes every event of the chunk at once and works through them in time slices.
+  const WAKE_APART_MS = 1;
+  let returnedAt = -Infinity;
+  let deferred = false;
+  const channel = new MessageChannel();
+  const wakeNow = () => {
+    deferred = false;
+    if (wake !== null && items.length > 0) {
       const call = wake;
       wake = null;
       call();
+      returnedAt = performance.now();
+    }
+  };
+  channel.port1.onmessage = wakeNow;
+  const push = (kind, value, id) => {
+    items.push(kind, value, id);
+    if (wake === null || deferred) {
+      return;
+    }
+    if (performance.now() - returnedAt < WAKE_APART_MS) {
+      deferred = true;
+      channel.port2.postMessage(null);
+    } else {
+      wakeNow();
     }
   };
   native.addEventListener("message", (event) => push("message", event.data, event.lastEventId));
@@ -38,6 +61,7 @@ window.streamchatEventSource = (url) => {
     },
     close: () => {
       native.close();
+      channel.port1.close();
       items = [];
       wake = null;
     },

@@ -44,11 +44,23 @@ class FramePacer:
     passed in.
     """
 
-    def __init__(self, share: float = 0.4) -> None:
+    def __init__(self, share: float = 0.4, *, show_apart_after: float = 0.010) -> None:
         if not 0 < share <= 1:
             raise ValueError("share must be in (0, 1]")
         self._share = share
+        self._show_apart_after = show_apart_after
         self._next = float("-inf")
+
+    def show_apart(self, started: float, rendered: float) -> bool:
+        """Whether an update that began at `started` and had its HTML ready at `rendered`
+        should be shown (put in the DOM) in the next frame rather than in this one.
+
+        Putting HTML in the DOM costs the browser style, layout and paint in the same task,
+        which on a slow phone is as much again as rendering it: one task for both would be a
+        long one (over 50 ms). After rendering that took more than `show_apart_after`
+        seconds, the frame ends there and the next one shows it; cheap updates, the usual
+        case, are shown at once, with no frame of delay."""
+        return rendered - started > self._show_apart_after
 
     def due(self, now: float) -> bool:
         """Whether an update may run at `now`."""

@@ -2,8 +2,11 @@
 
 `IncrementalSink` is what the page uses: tokens are coalesced per `requestAnimationFrame`
 and only the open tail is re-rendered, paced (`FramePacer`) so that rendering never takes
-more than a share of the main thread. `NaiveSink` re-renders the whole answer on every
-token with no batching; it exists only as the benchmarks' baseline (`?render=naive`).
+more than a share of the main thread. A frame whose rendering took long (a slow phone, a
+long block finished) puts its HTML in the DOM in the next frame (`FramePacer.show_apart`),
+so that the browser's style, layout and paint of it are not in the same task. `NaiveSink`
+re-renders the whole answer on every token with no batching; it exists only as the
+benchmarks' baseline (`?render=naive`).
 With `measure`, every DOM update is wrapped in `performance` marks, measured as
 "answer-update" entries that the benchmarks read.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from typing import Protocol, TypeVar
 
 import js  # type: ignore[import-not-found]
 
@@ -21,6 +25,8 @@ from streamchat.browser.frames import FrameScheduler, IdleScheduler
 from streamchat.render import render_markdown
 from streamchat.stream_render import Patch, StreamRenderer
 
+T = TypeVar("T")
+
 #: Seconds of colouring code per idle callback: a long task is 50 ms, and a phone's CPU
 #: is several times slower than the machine the budget is measured on.
 COLOUR_SLICE = 0.008
@@ -28,6 +34,17 @@ COLOUR_SLICE = 0.008
 
 def _nothing() -> None:
     pass
+
+
+class Scheduler(Protocol):
+    """When the sink's frame and idle work run (`FrameScheduler`, `IdleScheduler`; tests pass
+    their own)."""
+
+    def request(self) -> None: ...
+
+    def cancel(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class IncrementalSink:
@@ -49,6 +66,8 @@ class IncrementalSink:
         measure: bool = False,
         on_change: Callable[[], None] = _nothing,
         initial: str = "",
+        frames: Callable[[Callable[[], None]], Scheduler] = FrameScheduler,
+        idle: Callable[[Callable[[], None]], Scheduler] = IdleScheduler,
     ) -> None:
         self._view = view
         self._measure = measure
@@ -56,10 +75,13 @@ class IncrementalSink:
         self._renderer = StreamRenderer(colour_later=True)
         self._batcher = FrameBatcher()
         self._pacer = FramePacer()
-        self._frames = FrameScheduler(self._on_frame)
-        self._idle = IdleScheduler(self._colour)
+        self._frames = frames(self._on_frame)
+        self._idle = idle(self._colour)
         self._closed = False
         self._ended = False
+        #: Patches rendered in a frame that took long, to put in the DOM in the next one
+        #: (`FramePacer.show_apart`).
+        self._held: list[Patch] = []
         if initial:
             view.clear()
             self._apply(self._renderer.feed(initial))
@@ -73,18 +95,37 @@ class IncrementalSink:
         self._frames.request()
 
     def _on_frame(self) -> None:
+        if self._held:
+            self._show_held()
+            return
         started = time.monotonic()
         if not self._pacer.due(started):
             self._frames.request()  # the text waits for a later frame; none is lost
             return
-        self.flush()
+        text = self._batcher.take()
+        if text and _update(self._measure, lambda: self._render(text, started)):
+            self._on_change()
         self._pacer.rendered(started, time.monotonic())
 
-    def flush(self) -> None:
-        text = self._batcher.take()
-        if text:
-            _update(self._measure, lambda: self._apply(self._renderer.feed(text)))
-            self._on_change()
+    def _render(self, text: str, started: float) -> bool:
+        """Renders `text` and shows it, unless that took long: then the next frame shows
+        it (`FramePacer.show_apart`). Whether it is shown."""
+        patches = self._renderer.feed(text)
+        if self._pacer.show_apart(started, time.monotonic()):
+            self._held = patches
+            self._frames.request()
+            return False
+        self._apply(patches)
+        return True
+
+    def _show_held(self) -> None:
+        """The frame after one whose rendering took long: only its patches are put in the
+        DOM (the text that came since waits for the next frame)."""
+        held, self._held = self._held, []
+        _update(self._measure, lambda: self._apply(held))
+        self._on_change()
+        if self._batcher.pending:
+            self._frames.request()
 
     def finish(self, anchors: Mapping[str, str] | None = None) -> None:
         """The answer is over (done, stopped or failed): show everything, finally rendered
@@ -92,7 +133,8 @@ class IncrementalSink:
         self._frames.cancel()
         self._ended = True
         more = self._batcher.take()
-        _update(self._measure, lambda: self._apply(self._renderer.finish(anchors, more)))
+        held, self._held = self._held, []
+        _update(self._measure, lambda: self._apply(held + self._renderer.finish(anchors, more)))
         self._on_change()
 
     def close(self) -> None:
@@ -112,6 +154,9 @@ class IncrementalSink:
             self._idle.request()
 
     def _colour(self) -> None:
+        if self._held:
+            # Their blocks first: the block to colour may be among them, not yet in the DOM.
+            self._show_held()
         stop_at = time.monotonic() + COLOUR_SLICE
         self._view.apply(self._renderer.colour_next(lambda: time.monotonic() >= stop_at))
         if self._renderer.uncoloured:
@@ -156,10 +201,10 @@ class NaiveSink:
         pass
 
 
-def _update(measure: bool, update: Callable[[], None]) -> None:
+def _update(measure: bool, update: Callable[[], T]) -> T:
     if not measure:
-        update()
-        return
+        return update()
     js.performance.mark("answer-update-start")
-    update()
+    result = update()
     js.performance.measure("answer-update", "answer-update-start")
+    return result

@@ -32,9 +32,10 @@ class _Source:
     """One native EventSource, its events buffered in JavaScript (static/eventsource.js) and
     taken a batch at a time: one crossing into Python per batch, not one per event.
 
-    While nothing is buffered, JavaScript calls `_wake` directly when the next event comes,
-    which resolves a Python future: awaiting a JavaScript promise instead would cost a
-    microtask and two short-lived proxies per batch."""
+    While nothing is buffered, JavaScript calls `_wake` directly when the next event comes
+    (or, for the rest of a chunk of the stream the browser dispatches as one task, once in a
+    task after it: see static/eventsource.js), which resolves a Python future: awaiting a
+    JavaScript promise instead would cost a microtask and two short-lived proxies per batch."""
 
     def __init__(self, url: str) -> None:
         self._buffer = js.window.streamchatEventSource(url)

@@ -19,12 +19,30 @@ HELPER_BODY = """
 const native = new EventSource(url);
 let items = [];
 let wake = null;
-const push = (kind, value, id) => {
-  items.push(kind, value, id);
-  if (wake !== null) {
+const WAKE_APART_MS = 1;
+let returnedAt = -Infinity;
+let deferred = false;
+const channel = new MessageChannel();
+const wakeNow = () => {
+  deferred = false;
+  if (wake !== null && items.length > 0) {
     const call = wake;
     wake = null;
     call();
+    returnedAt = performance.now();
+  }
+};
+channel.port1.onmessage = wakeNow;
+const push = (kind, value, id) => {
+  items.push(kind, value, id);
+  if (wake === null || deferred) {
+    return;
+  }
+  if (performance.now() - returnedAt < WAKE_APART_MS) {
+    deferred = true;
+    channel.port2.postMessage(null);
+  } else {
+    wakeNow();
   }
 };
 native.addEventListener("message", (event) => push("message", event.data, event.lastEventId));
@@ -40,6 +58,7 @@ return {
   },
   close: () => {
     native.close();
+    channel.port1.close();
     items = [];
     wake = null;
   },

@@ -85,10 +85,13 @@ class IdleScheduler:
         else:
             self._handle = js.setTimeout(self._proxy, 0)
 
-    def close(self) -> None:
+    def cancel(self) -> None:
         if self._handle is not None:
             (js.cancelIdleCallback if self._idle else js.clearTimeout)(self._handle)
             self._handle = None
+
+    def close(self) -> None:
+        self.cancel()
         self._proxy.destroy()
 
     def _run(self, *_: Any) -> None:

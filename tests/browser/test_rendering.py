@@ -351,6 +351,34 @@ def test_a_streamed_answer_ends_as_the_renderer_renders_it_whole(
         assert_shows_what_the_renderer_renders(body, text)
 
 
+#: Every frame that renders shows its patches in the next frame, as one whose rendering took
+#: long does on a slow phone (`FramePacer.show_apart`).
+SHOW_EVERY_FRAME_APART = """async () => {
+  const core = await import(new URL("static/vendor/pyscript/core.js", location.href).href);
+  const python = (await core.whenDefined("py")).interpreter;
+  python.runPython(
+    "from streamchat.batcher import FramePacer\\n"
+    + "FramePacer.show_apart = lambda self, started, rendered: True"
+  );
+}"""
+
+
+def test_an_answer_shown_a_frame_after_each_render_ends_as_the_renderer_renders_it(
+    page: Page, server_url: str
+) -> None:
+    # Code blocks in two languages: they are coloured in idle callbacks, which may come
+    # between a frame that rendered a block and the frame that puts it in the DOM.
+    open_echo(page, server_url, "eventsource", "echo:23,pace:0.002")
+    page.evaluate(SHOW_EVERY_FRAME_APART)
+    for name in ["07_code_heavy.md", "02_python_setup.md"]:
+        text = corpus_answer(name)
+        answer_view = ask(page, text)
+        expect(answer_view).to_have_attribute("data-state", "done", timeout=STREAMED)
+        body = answer_body(answer_view)
+        assert body.locator("div.md-block").count() >= 2
+        assert_shows_what_the_renderer_renders(body, text)
+
+
 SANITIZE_RAW = """(html) => {
   const template = document.createElement('template');
   template.innerHTML = window.streamchatSanitize(html);

@@ -72,3 +72,12 @@ def test_pacer_leaves_frames_to_the_browser_after_an_expensive_update() -> None:
 def test_pacer_refuses_a_share_it_cannot_keep() -> None:
     with pytest.raises(ValueError, match="share"):
         FramePacer(share=0)
+
+
+def test_pacer_shows_a_cheap_update_at_once_and_an_expensive_one_a_frame_later() -> None:
+    pacer = FramePacer(show_apart_after=0.010)
+    assert not pacer.show_apart(started=1.0, rendered=1.004)
+    assert not pacer.show_apart(started=1.0, rendered=1.0095)
+    # Rendering took 25 ms: style, layout and paint of its HTML in the same task would make
+    # it a long one, so the next frame shows it.
+    assert pacer.show_apart(started=1.0, rendered=1.025)
