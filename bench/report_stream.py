@@ -284,7 +284,7 @@ held (trace events), and timers around the page's Python inside the page (2026-1
   event woke Python anew: its reader took what was buffered (one event), handled it and
   waited again, before the next event of the same task came. Tasks of 50–263 ms made of
   24–108 calls into Python: the issue's freeze of the naive page, in small, and what made
-  one run of the committed benchmark fall 1.2 s behind. static/eventsource.js now wakes
+  one run of the benchmark before (02:13 UTC) fall 1.2 s behind. static/eventsource.js now wakes
   Python at once only for an event that comes more than 1 ms after Python last returned;
   the rest of a chunk wait for one wake-up in a task after it (a `MessageChannel`
   message), which takes them all and works through them in 8 ms slices.
@@ -302,6 +302,12 @@ held (trace events), and timers around the page's Python inside the page (2026-1
   events since the last frame taken together and rendered in the same frame. Fewer
   wake-ups, but a frame's work all in one task: at 4×, 17–30 tasks over 50 ms a run
   instead of 6–15; at full speed, visible p95 37 ms instead of 27.
+- **Tried and dropped: the first two events of a chunk woken at once**, so that a model's
+  last token and the answer's end, which often come together, would not wait for a task
+  of their own. A/B, 4 runs each at 4×: the final answer after `[DONE]` 164 ms instead of
+  127, tasks over 50 ms 7–22 a run instead of 2–12. Slowed 4×, events that queue behind
+  Python's work come within 1 ms of its return, and holding back every one of them is
+  what pays.
 - **The benchmark asks once the renderer is warm.** Since the renderer is imported after
   ready (docs/startup.md), a question asked at ready waited for its import, at 4× one task
   of about 1.1 s inside the measured window; the stream benchmark now waits for the

@@ -342,13 +342,16 @@ def test_a_streamed_answer_ends_as_the_renderer_renders_it_whole(
 ) -> None:
     open_echo(page, server_url, transport, f"echo:{echo},pace:0.002")
     for name in names:
-        text = corpus_answer(name)
-        answer_view = ask(page, text)
-        expect(answer_view).to_have_attribute("data-state", "done", timeout=STREAMED)
-        body = answer_body(answer_view)
-        # More than one block, so the comparison covers the blocks and the tail alike.
-        assert body.locator("div.md-block").count() >= 2
-        assert_shows_what_the_renderer_renders(body, text)
+        assert_streams_as_the_renderer_renders(page, corpus_answer(name))
+
+
+def assert_streams_as_the_renderer_renders(page: Page, text: str) -> None:
+    answer_view = ask(page, text)
+    expect(answer_view).to_have_attribute("data-state", "done", timeout=STREAMED)
+    body = answer_body(answer_view)
+    # More than one block, so the comparison covers the blocks and the tail alike.
+    assert body.locator("div.md-block").count() >= 2
+    assert_shows_what_the_renderer_renders(body, text)
 
 
 #: Every frame that renders shows its patches in the next frame, as one whose rendering took
@@ -371,12 +374,7 @@ def test_an_answer_shown_a_frame_after_each_render_ends_as_the_renderer_renders_
     open_echo(page, server_url, "eventsource", "echo:23,pace:0.002")
     page.evaluate(SHOW_EVERY_FRAME_APART)
     for name in ["07_code_heavy.md", "02_python_setup.md"]:
-        text = corpus_answer(name)
-        answer_view = ask(page, text)
-        expect(answer_view).to_have_attribute("data-state", "done", timeout=STREAMED)
-        body = answer_body(answer_view)
-        assert body.locator("div.md-block").count() >= 2
-        assert_shows_what_the_renderer_renders(body, text)
+        assert_streams_as_the_renderer_renders(page, corpus_answer(name))
 
 
 SANITIZE_RAW = """(html) => {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ import pytest
 from streamchat.batcher import FramePacer
 from streamchat.colour import lexer_for
 from streamchat.render import render_markdown
-from streamchat.stream_render import AppendBlock, AppendTail, Patch, ReplaceBlock, SetTail
+from tests.unit.test_stream_render import Page
 
 ANSWER = """Three ways to read a stream:
 
@@ -63,24 +63,9 @@ def render_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
             del sys.modules[name]
 
 
-class ModelView:
-    """The answer's DOM as the sink's patches leave it: every patch must fit what is there."""
-
-    def __init__(self) -> None:
-        self.blocks: list[str] = []
-        self.tail = ""
-
-    def apply(self, patches: Sequence[Patch]) -> None:
-        for patch in patches:
-            if isinstance(patch, AppendBlock):
-                self.blocks.append(patch.html)
-            elif isinstance(patch, ReplaceBlock):
-                assert patch.index < len(self.blocks), "a block replaced before it was added"
-                self.blocks[patch.index] = patch.html
-            elif isinstance(patch, SetTail):
-                self.tail = patch.html
-            else:
-                assert isinstance(patch, AppendTail)
+class ModelView(Page):
+    """The answer's DOM as the sink's patches leave it (a block replaced before it was added
+    is an IndexError)."""
 
     def colouring(self, pending: bool) -> None:
         pass
