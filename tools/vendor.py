@@ -22,10 +22,15 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import precompress
-import trim
-
 ROOT = Path(__file__).resolve().parent.parent
+# As a script, Python puts tools/ on the path, not the root that holds `server`.
+sys.path.insert(0, str(ROOT))
+
+import precompress  # noqa: E402
+import trim  # noqa: E402
+
+from server import page_bundle  # noqa: E402
+
 NODE_MODULES = ROOT / "node_modules"
 VENDOR = ROOT / "static" / "vendor"
 
@@ -84,8 +89,7 @@ PYGMENTS_THEMES = {"light": "default", "dark": "github-dark"}
 #: The page's own modules (app/, streamchat/) as bytecode, beside their sources once unpacked
 #: ("checked hash": a module edited since is compiled again), packed with the sources into the
 #: archive pyscript.toml lists (server/page_bundle.py).
-APP_BYTECODE = "app-bytecode.zip"
-APP_PACKAGES = ("app", "streamchat")
+APP_BYTECODE = Path(page_bundle.BYTECODE).name
 #: The wheels' files in one archive, the one pyscript.toml lists (unpacked where each wheel
 #: would be): one request, which static/boot.js starts beside the runtime's own.
 WHEELS_ARCHIVE = "wheels.zip"
@@ -206,14 +210,14 @@ def write_wheels_archive(wheels: list[Path], target: Path) -> None:
 
 
 def compile_app(target: Path) -> None:
-    """The page's own modules as bytecode only (`__pycache__/` entries): the page fetches their
-    sources itself, and Python checks each against its source's hash before using it."""
+    """The page's own modules (`page_bundle.modules`) as bytecode only (`__pycache__/`
+    entries): server/page_bundle.py packs them with their sources, and Python checks each
+    against its source's hash before using it."""
     with tempfile.TemporaryDirectory() as scratch:
         sources = Path(scratch) / "sources.zip"
         with zipfile.ZipFile(sources, "w") as archive:
-            for package in APP_PACKAGES:
-                for path in sorted((ROOT / package).rglob("*.py")):
-                    archive.write(path, path.relative_to(ROOT).as_posix())
+            for path in page_bundle.modules(ROOT):
+                archive.write(path, path.relative_to(ROOT).as_posix())
         compile_python(sources, target, "--beside", "--checked", "--bytecode-only")
 
 
