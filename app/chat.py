@@ -280,3 +280,16 @@ def speed_text(
 def is_at_bottom(scroll_top: float, client_height: float, scroll_height: float) -> bool:
     """Whether the reader is (close enough to) the end, so the view should follow."""
     return scroll_top + client_height >= scroll_height - 48
+
+
+def follows_after_scroll(following: bool, *, moved_up: bool, at_bottom: bool) -> bool:
+    """Whether the view still follows the answer after a scroll event.
+
+    At the bottom it follows. Otherwise it stops only if the scroll moved up: only the
+    reader does that. A scroll the page made itself (to the bottom, as the content grew)
+    is reported a frame later, and by then more text may have come in below, so being
+    short of the bottom at that moment does not mean the reader left it.
+    """
+    if at_bottom:
+        return True
+    return following and not moved_up

@@ -13,7 +13,7 @@ from typing import Any
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
 
-from app.chat import is_at_bottom
+from app.chat import follows_after_scroll, is_at_bottom
 from app.citation_cards import source_for
 from streamchat.patches import AppendBlock, AppendTail, Patch, ReplaceBlock, SetTail
 from streamchat.protocol import Citation, Usage
@@ -292,6 +292,9 @@ class ScrollFollower:
         self._jump = jump_button
         self.following = True
         self._jump_shown = False
+        #: Where the view last was, to tell the reader scrolling up from the page's own
+        #: scroll being reported after the content grew.
+        self._top = 0.0
         self._proxies = [
             create_proxy(self._on_scroll),
             create_proxy(lambda _e: self.jump()),
@@ -316,15 +319,26 @@ class ScrollFollower:
     def jump(self) -> None:
         self.following = True
         self._show_jump(False)
-        self._scroller.scrollTop = self._scroller.scrollHeight
+        self._to_bottom()
+
+    def _to_bottom(self) -> None:
+        element = self._scroller
+        element.scrollTop = element.scrollHeight
+        self._top = element.scrollTop  # as the browser clamped it
 
     def _on_resize(self, *_: Any) -> None:
         if self.following:
-            self._scroller.scrollTop = self._scroller.scrollHeight
+            self._to_bottom()
 
     def _on_scroll(self, _event: Any) -> None:
         element = self._scroller
-        self.following = is_at_bottom(element.scrollTop, element.clientHeight, element.scrollHeight)
+        top = element.scrollTop
+        self.following = follows_after_scroll(
+            self.following,
+            moved_up=top < self._top,
+            at_bottom=is_at_bottom(top, element.clientHeight, element.scrollHeight),
+        )
+        self._top = top
         if self.following:
             self._show_jump(False)
 

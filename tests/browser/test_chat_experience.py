@@ -180,6 +180,38 @@ def test_the_view_follows_the_answer_until_the_reader_scrolls_up(
     assert scroller.evaluate(at_bottom)
 
 
+def test_the_view_still_follows_when_text_comes_in_before_its_own_scroll_is_reported(
+    page: Page, server_url: str
+) -> None:
+    # The browser reports a scroll in the next frame. If more text came in meanwhile (the
+    # end of an answer, its sources), the view is short of the bottom when the report
+    # comes, though the reader never moved: that must not stop the following.
+    page.set_viewport_size({"width": 800, "height": 420})
+    open_page(page, server_url)
+    answer = ask(page, QUESTION)
+    expect(answer).to_have_attribute("data-state", "done")
+    scroller = page.locator("#conversation")
+    scroller.evaluate(
+        """el => {
+            const answers = el.querySelector('[data-role=answers]');
+            const grow = px => {
+                const block = document.createElement('div');
+                block.style.height = px + 'px';
+                answers.append(block);
+            };
+            grow(100);
+            el.scrollTop = el.scrollHeight;  // as the view follows; reported next frame
+            grow(600);  // more text, before that report
+        }"""
+    )
+    page.wait_for_function(
+        "() => { const el = document.querySelector('#conversation');"
+        " return el.scrollTop + el.clientHeight >= el.scrollHeight - 1; }",
+        timeout=5_000,
+    )
+    expect(page.locator("[data-action=jump-to-latest]")).to_be_hidden()
+
+
 def test_progress_is_announced_politely_and_the_answer_is_busy_while_it_streams(
     page: Page, server_url: str
 ) -> None:

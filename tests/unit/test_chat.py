@@ -9,6 +9,7 @@ from app.chat import (
     completion_status,
     context_text,
     finish_text,
+    follows_after_scroll,
     is_at_bottom,
     progress_text,
     question_limit_text,
@@ -88,6 +89,23 @@ def test_progress_is_honest_about_each_phase() -> None:
 @pytest.mark.parametrize(("top", "expected"), [(552, True), (510, True), (400, False), (0, False)])
 def test_the_view_follows_only_a_reader_at_the_bottom(top: float, expected: bool) -> None:
     assert is_at_bottom(top, 448, 1000) is expected
+
+
+@pytest.mark.parametrize(
+    ("following", "moved_up", "at_bottom", "expected"),
+    [
+        (True, False, False, True),  # the page's own scroll, reported after more text came
+        (True, True, False, False),  # the reader scrolled up
+        (True, True, True, True),  # up a little, still at the bottom
+        (False, False, False, False),  # down, but not to the bottom yet
+        (False, False, True, True),  # back at the bottom
+        (False, True, True, True),  # the content shrank and the browser moved the view up
+    ],
+)
+def test_only_the_reader_scrolling_up_stops_the_following(
+    following: bool, moved_up: bool, at_bottom: bool, expected: bool
+) -> None:
+    assert follows_after_scroll(following, moved_up=moved_up, at_bottom=at_bottom) is expected
 
 
 def test_history_sends_the_newest_messages_within_the_back_ends_limit() -> None:
