@@ -53,6 +53,11 @@ class ChatPage:
         self.waiting: deque[str] = deque()  # questions to ask once the answer streaming ends
         self._tasks: set[asyncio.Future[None]] = set()
         self.storage = TabStorage()
+        #: An answer that ends is kept once the browser has shown it (an idle moment after
+        #: that frame), not before: saving is 15 ms of a slow phone's main thread, and the
+        #: reader waits for the final answer. A tab closed or reloaded sooner saves on its way
+        #: out (pagehide), and switching conversations keeps this one first.
+        self._save_soon = IdleScheduler(self._save)
         self.library = ConversationStore()
         #: The conversation's place in the library: after a reload, the one this tab showed.
         self.place = self.storage.place(self.library.new_id())
@@ -72,7 +77,7 @@ class ChatPage:
             self._listen(js.document, "keydown", self._on_document_key),
             self._listen(self.answers, "click", self._on_answer_click),
             self._listen(query("[data-action=suggest]"), "click", self._on_suggestion),
-            self._listen(js.window, "pagehide", lambda _e: self._save_session()),
+            self._listen(js.window, "pagehide", lambda _e: self._on_pagehide()),
         ]
 
     def load_renderer(self) -> None:
@@ -90,7 +95,8 @@ class ChatPage:
     def warm_renderer(self, later: Callable[[], None]) -> None:
         """The renderer's import, then (`later`: in another idle moment, so that neither is a
         long task of 0.3 s) Markdown's set-up and Pygments' Python lexer, about 0.15 s of a
-        first render, so that the first answer's first frame is as quick as any other."""
+        first render, so that the first answer's first frame is as quick as any other; and
+        the citation cards, which the first answer's end would otherwise make."""
         if not self._renderer_loaded:
             self.load_renderer()
             later()
@@ -98,6 +104,7 @@ class ChatPage:
         from streamchat.render import render_markdown
 
         render_markdown("# warm\n\n- *a* [1]\n\n```python\nx = 1\n```\n", {"1": "#warm"})
+        citation_cards()
         js.performance.mark("streamchat:renderer-warm")  # read by bench/startup.py
 
     def _listen(self, target: Any, kind: str, handler: Any) -> Any:
@@ -256,7 +263,7 @@ class ChatPage:
         if self.current is live:
             self.current = None
             self._busy(False)
-        self._save()
+        self._save_soon.request()
         # Not from inside the stop that ended it (Clear, New chat): once that has done its work.
         asyncio.get_running_loop().call_soon(self._ask_waiting)
 
@@ -463,6 +470,15 @@ class ChatPage:
 
     def _save_session(self) -> None:
         self.storage.save(self.conversation, self.place)
+
+    def _on_pagehide(self) -> None:
+        """On the way out (a reload, another page): the tab keeps the conversation; and an
+        answer that ended just now, not kept yet, goes to the library too (best effort)."""
+        if self._save_soon.pending:
+            self._save_soon.cancel()
+            self._save()
+        else:
+            self._save_session()
 
     def _busy(self, busy: bool) -> None:
         had_focus = js.document.activeElement == self.stop_button

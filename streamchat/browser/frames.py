@@ -85,6 +85,11 @@ class IdleScheduler:
         else:
             self._handle = js.setTimeout(self._proxy, 0)
 
+    @property
+    def pending(self) -> bool:
+        """Whether `on_idle()` is requested and has not run yet."""
+        return self._handle is not None
+
     def cancel(self) -> None:
         if self._handle is not None:
             (js.cancelIdleCallback if self._idle else js.clearTimeout)(self._handle)

@@ -102,6 +102,11 @@ def test_two_tabs_writing_the_same_conversation_lose_nothing(page: Page, server_
     page.set_viewport_size({"width": 1280, "height": 900})
     open_page(page, server_url)
     expect(ask(page, FIRST)).to_have_attribute("data-state", "done")
+    # Kept in the tab once the answer is shown (an idle moment after).
+    page.wait_for_function(
+        "() => { const turns = JSON.parse(sessionStorage.getItem('streamchat:conversation'));"
+        " return turns && turns.length && turns[turns.length - 1].state === 'done'; }"
+    )
     # A second tab with the same conversation (as after "duplicate tab"), both going on.
     other = page.context.new_page()
     other.set_viewport_size({"width": 1280, "height": 900})

@@ -106,7 +106,9 @@ def test_stop_ends_the_models_generation(
     page.click("button[data-action=stop]")
     expect(answer).to_have_attribute("data-state", "stopped")
     assert eventually(lambda: not busy_slots(model_url), STOP_SECONDS), (
-        f"llama-server still generates {STOP_SECONDS} s after Stop: {busy_slots(model_url)}"
+        f"llama-server still generates {STOP_SECONDS} s after Stop: slots"
+        f" {busy_slots(model_url)}; the back end asked, and the proxy saw each end: "
+        + repr([(r["path"], r["ended"]) for r in recorded(proxy_url)[seen:]])
     )
     (story,) = _completions(recorded(proxy_url)[seen:])
     assert story["ended"] == "disconnected"
