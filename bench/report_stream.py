@@ -327,6 +327,29 @@ columns, not these with the tables):
 | 4×: most behind | 0.63 s (0.39–0.83) | 0.47 s (0.42–0.64) |
 | 4×: arrival → visible p95 | 182 ms | 225 ms (a frame later when held) |
 | 4×: final after `[DONE]` | 171 ms | 191 ms |
+
+### A fifth look: the answer's end
+
+Timers around the page's Python inside the page, three runs at 4× (2026-12-07): from
+`[DONE]`'s arrival, Python woke 6–60 ms later (behind a frame's rendering and paint, when
+one was under way), then the end of the answer was one task of 37–53 ms, then the frame
+that shows it, 25–40 ms of style, layout and paint. In that task:
+
+- rendering the answer as finished and putting it in the DOM: 10–19 ms;
+- keeping the conversation in sessionStorage: **14–16 ms** (the conversation as JSON, a
+  20 KB question and a 20 KB answer, written synchronously), and starting the library's
+  IndexedDB write, 3 ms;
+- the first answer's end made the citation cards (3–10 ms), and `streamchat:answer` for
+  the widget's host, 3–5 ms.
+
+Now the conversation is kept in an idle moment after the frame that shows the end
+(a tab that closes or reloads sooner keeps it on its way out, `pagehide`), and the cards
+are made when the page is first idle after ready. The end's task is 22–38 ms at 4×.
+A/B in turns against the tree before (3 runs each at 200 tokens/s, each with
+streaming-markdown): final after `[DONE]` 12.2 ms (11.8–13.9) instead of 29.0 ms
+(25.4–36.8); busy ÷ streaming-markdown's 1.48 (1.45–1.59) against 1.64 (1.50–1.71), the
+same within this machine's noise. At 4× the final answer still depends mostly on whether
+a frame is being rendered when `[DONE]` comes: 59–202 ms in the table's three runs.
 """
 
 
