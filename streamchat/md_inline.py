@@ -165,17 +165,20 @@ class BoundedInline(treeprocessors.InlineProcessor):  # type: ignore[misc]
         super().__init__(md)
         self.built = 0
         self._depth = 0
-        self._continues: dict[int, Callable[[str, int], bool]] = {}
+        #: The inline patterns in order, each with what `_apply` asks of it every time
+        #: (`_Rule`), made again only when the registry changes: indexing the registry
+        #: sorts it again and checks the key's type, for every pattern of every text.
+        self._patterns: list[Any] = []
+        self._rules: list[_Rule] = []
 
     def run(self, tree: etree.Element, ancestors: list[str] | None = None) -> etree.Element:
         """Python-Markdown's `run`, with a queue for its list and no `list.index` per tail."""
         self.stashed_nodes: dict[str, etree.Element | str] = {}
         self.built = 0
-        self._continues = {
-            id(self.inlinePatterns[name]): rule
-            for name, rule in _CONTINUES.items()
-            if name in self.inlinePatterns
-        }
+        patterns = list(self.inlinePatterns)
+        if patterns != self._patterns:
+            self._patterns = patterns
+            self._rules = _rules(self.inlinePatterns)
         tree_parents = [] if ancestors is None else ancestors[:]
         self.parent_map = {c: p for p in tree.iter() for c in p}
         stack = deque([(tree, tree_parents)])
@@ -225,18 +228,20 @@ class BoundedInline(treeprocessors.InlineProcessor):  # type: ignore[misc]
             return data
         self._depth += 1
         try:
-            for index in range(patternIndex, len(self.inlinePatterns)):
-                data = self._apply(self.inlinePatterns[index], data, index)
+            rules = self._rules
+            for index in range(patternIndex, len(rules)):
+                data = self._apply(rules[index], data, index)
         finally:
             self._depth -= 1
         return data
 
-    def _apply(self, pattern: Any, data: str, pattern_index: int) -> str:
+    def _apply(self, rule: _Rule, data: str, pattern_index: int) -> str:
         """Every match of one pattern in `data` replaced by its placeholder."""
-        for exclude in pattern.ANCESTOR_EXCLUDES:
-            if exclude.lower() in self.ancestors:
+        pattern, excludes, new_style, continues = rule
+        for exclude in excludes:
+            if exclude in self.ancestors:
                 return data
-        if not isinstance(pattern, InlineProcessor):  # pragma: no cover (old-style patterns)
+        if not new_style:  # pragma: no cover (old-style patterns)
             start = 0
             while True:
                 data, matched, start = self._InlineProcessor__applyPattern(
@@ -244,7 +249,6 @@ class BoundedInline(treeprocessors.InlineProcessor):  # type: ignore[misc]
                 )
                 if not matched:
                     return data
-        continues = self._continues.get(id(pattern))
         regex = pattern.getCompiledRegExp()
         pieces: list[str] = []
         done = 0  # data[:done] is in pieces, matches replaced
@@ -282,6 +286,25 @@ class BoundedInline(treeprocessors.InlineProcessor):  # type: ignore[misc]
             data = "".join(pieces)
             self.built += len(data)
         return data
+
+
+#: A pattern, its ancestor excludes (lower case), whether it is an `InlineProcessor` (not an
+#: old-style pattern), and when its search may go on in the old text (`_CONTINUES`).
+_Rule = tuple[Any, tuple[str, ...], bool, Callable[[str, int], bool] | None]
+
+
+def _rules(registry: Any) -> list[_Rule]:
+    """`_Rule`s of the inline patterns in `registry`, in its order."""
+    continues = {id(registry[name]): rule for name, rule in _CONTINUES.items() if name in registry}
+    return [
+        (
+            pattern,
+            tuple(exclude.lower() for exclude in pattern.ANCESTOR_EXCLUDES),
+            isinstance(pattern, InlineProcessor),
+            continues.get(id(pattern)),
+        )
+        for pattern in registry
+    ]
 
 
 def _continues(
