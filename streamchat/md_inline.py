@@ -237,7 +237,9 @@ class BoundedInline(treeprocessors.InlineProcessor):  # type: ignore[misc]
 
     def _apply(self, rule: _Rule, data: str, pattern_index: int) -> str:
         """Every match of one pattern in `data` replaced by its placeholder."""
-        pattern, excludes, new_style, continues = rule
+        pattern, excludes, new_style, continues, needs = rule
+        if needs is not None and needs.search(data) is None:
+            return data
         for exclude in excludes:
             if exclude in self.ancestors:
                 return data
@@ -289,19 +291,22 @@ class BoundedInline(treeprocessors.InlineProcessor):  # type: ignore[misc]
 
 
 #: A pattern, its ancestor excludes (lower case), whether it is an `InlineProcessor` (not an
-#: old-style pattern), and when its search may go on in the old text (`_CONTINUES`).
-_Rule = tuple[Any, tuple[str, ...], bool, Callable[[str, int], bool] | None]
+#: old-style pattern), when its search may go on in the old text (`_CONTINUES`), and what
+#: every match of it holds (`_NEEDS`).
+_Rule = tuple[Any, tuple[str, ...], bool, Callable[[str, int], bool] | None, re.Pattern[str] | None]
 
 
 def _rules(registry: Any) -> list[_Rule]:
     """`_Rule`s of the inline patterns in `registry`, in its order."""
     continues = {id(registry[name]): rule for name, rule in _CONTINUES.items() if name in registry}
+    needs = {id(registry[name]): rule for name, rule in _NEEDS.items() if name in registry}
     return [
         (
             pattern,
             tuple(exclude.lower() for exclude in pattern.ANCESTOR_EXCLUDES),
             isinstance(pattern, InlineProcessor),
             continues.get(id(pattern)),
+            needs.get(id(pattern)),
         )
         for pattern in registry
     ]
@@ -350,6 +355,34 @@ _CONTINUES = {
     "tilde_run": _ALWAYS,
     # pymdownx's emphasis reads the character before a delimiter run.
     "delimiter": _continues(None, r"[*_~]"),
+}
+
+
+# Per inline pattern: what every match of it holds, so that a text without it is not searched
+# at all (most of a tail's texts are prose: of the twenty patterns, three or four can match
+# one). A pattern not named here is always searched. tests/unit/test_md_inline.py checks
+# each against every match in the spec suites and the corpus.
+_NEEDS = {
+    "backtick": re.compile(r"`"),
+    "math": re.compile(r"[$\\]"),
+    "backslash_break": re.compile(r"\\\n"),
+    "autolink": re.compile(r"<"),
+    "automail": re.compile(r"<"),
+    "escape": re.compile(r"\\"),
+    "footnote_ref": re.compile(r"\[\^"),
+    "reference": re.compile(r"\["),
+    "link": re.compile(r"\["),
+    "image_link": re.compile(r"!\["),
+    "image_reference": re.compile(r"!\["),
+    "short_reference": re.compile(r"\["),
+    "short_image_ref": re.compile(r"!\["),
+    "linebreak": re.compile(r"  \n"),
+    "scheme_mail": re.compile(r":"),
+    "magic-link": re.compile(r"://|(?i:www\.)"),
+    "magic-mail": re.compile(r"@"),
+    "entity": re.compile(r"&"),
+    "tilde_run": re.compile(r"~~~"),
+    "delimiter": re.compile(r"[*_~]"),
 }
 
 

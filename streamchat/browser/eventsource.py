@@ -54,7 +54,7 @@ class _Source:
         """The next (kind, value, event id): "message" with data, "open", or "error" with
         the readyState. A backlog is worked through in time slices (`TimeSlices`)."""
         if not self._pending:
-            while not self._take():
+            while not self._pending and not self._take():
                 # A bare Future, not `loop.create_future()`: Pyodide's loop counts those in
                 # progress, with one more callback (one more task) when each resolves.
                 self._waiter = asyncio.Future()
@@ -67,11 +67,17 @@ class _Source:
     def _take(self) -> bool:
         """Takes what JavaScript buffered; when there was nothing, it calls `_wake` once
         something arrives."""
-        flat = self._take_js(self._wake_proxy).to_py()
+        return self._keep(self._take_js(self._wake_proxy))
+
+    def _keep(self, buffered: Any) -> bool:
+        flat = buffered.to_py()
         self._pending.extend(zip(flat[0::3], flat[1::3], flat[2::3], strict=True))
         return bool(flat)
 
-    def _wake(self) -> None:
+    def _wake(self, arrived: Any) -> None:
+        """What arrived while nothing was buffered, handed over by JavaScript (one crossing
+        a wake-up: the reading task need not take it)."""
+        self._keep(arrived)
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             # The reading task goes on in this event's own task, not in one more after it.

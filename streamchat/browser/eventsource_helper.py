@@ -27,8 +27,10 @@ const wakeNow = () => {
   deferred = false;
   if (wake !== null && items.length > 0) {
     const call = wake;
+    const taken = items;
     wake = null;
-    call();
+    items = [];
+    call(taken);
     returnedAt = performance.now();
   }
 };

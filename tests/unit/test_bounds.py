@@ -33,7 +33,7 @@ from markdown.treeprocessors import InlineProcessor as StockInline
 import streamchat.render as render_module
 import streamchat.stream_render as stream_module
 from streamchat.heal import heal
-from streamchat.md_inline import BoundedInline
+from streamchat.md_inline import _NEEDS, BoundedInline
 from streamchat.md_syntax import (
     MATH,
     MAX_ELEMENT_DEPTH,
@@ -54,9 +54,11 @@ from streamchat.protocol import (
 )
 from streamchat.render import configure, find_limit, render_markdown, render_parts
 from streamchat.stream_render import AppendBlock, ReplaceBlock, SetTail, StreamRenderer
+from tests.unit.test_conformance import commonmark_examples, gfm_extension_examples
 from tests.unit.test_render import Element, parse
 
 ROOT = Path(__file__).resolve().parents[2]
+CORPUS = Path(__file__).with_name("corpus")
 NORMAL = (
     "# Setup\n\nInstall it with `pip`, then *run* it [1]:\n\n- one\n  - two\n\n"
     "> a quote\n\n| a | b |\n| - | - |\n| 1 | 2 |\n\n```python\nx = 1\n```\n\n"
@@ -231,6 +233,27 @@ def test_bounded_inline_renders_as_python_markdown_does(pieces: list[str]) -> No
         md.treeprocessors.register(BoundedInline(md), "inline", 20)
         for pattern, finder in finders:
             pattern.compiled_re = finder
+
+
+def test_a_pattern_is_skipped_only_for_a_text_it_cannot_match() -> None:
+    """Each of `_NEEDS` holds for every match of its pattern in the spec suites' examples and
+    the corpus, whole and line by line: a text without it has no match to miss."""
+    texts = [example.markdown for example in commonmark_examples() + gfm_extension_examples()]
+    texts += [path.read_text(encoding="utf-8") for path in sorted(CORPUS.glob("*.md"))]
+    texts += ["A claim.[^note] More[^2].\n\n[^note]: The source.", "[^ x]", "[^]"]
+    texts += [line for text in texts for line in text.splitlines()]
+    patterns = render_module._markdown().inlinePatterns
+    assert set(_NEEDS) <= {pattern.name for pattern in patterns._priority}
+    matched = dict.fromkeys(_NEEDS, 0)
+    for name, needs in _NEEDS.items():
+        finder = patterns[name].compiled_re
+        regex = finder if isinstance(finder, re.Pattern) else getattr(finder, "regex", MATH)
+        for text in texts:
+            if regex.search(text):
+                matched[name] += 1
+                assert needs.search(text), (name, text)
+    # Every pattern was tried on texts it matches: the check above was not vacuous.
+    assert all(matched.values()), matched
 
 
 # --- The issue's shapes, at full size: limits, notices, nothing raised. ---

@@ -39,9 +39,9 @@ def test_helper_body_is_the_static_files_function_body() -> None:
 
 
 # The helper run in Node, with a stand-in EventSource whose events the test dispatches, and a
-# stand-in reader that does what streamchat/browser/eventsource.py's does when woken: takes
-# everything buffered, then waits again. It logs how many events each wake-up took, and
-# "task end" where the test's task that dispatched them ends.
+# stand-in reader that does what streamchat/browser/eventsource.py's does when woken: keeps
+# what it was given, takes anything buffered since, then waits again. It logs how many events
+# each wake-up took, and "task end" where the test's task that dispatched them ends.
 _NODE_SCRIPT = """
 const body = process.argv[1];
 class FakeEventSource {
@@ -54,8 +54,8 @@ globalThis.EventSource = FakeEventSource;
 const buffer = new Function("url", body)("/api/chat");
 const source = FakeEventSource.last;
 const log = [];
-const read = () => {
-  let taken = 0;
+const read = (given) => {
+  let taken = given.length / 3;
   for (let items; (items = buffer.take(read)).length > 0;) taken += items.length / 3;
   log.push(taken);
 };
