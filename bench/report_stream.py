@@ -349,7 +349,36 @@ A/B in turns against the tree before (3 runs each at 200 tokens/s, each with
 streaming-markdown): final after `[DONE]` 12.2 ms (11.8–13.9) instead of 29.0 ms
 (25.4–36.8); busy ÷ streaming-markdown's 1.48 (1.45–1.59) against 1.64 (1.50–1.71), the
 same within this machine's noise. At 4× the final answer still depends mostly on whether
-a frame is being rendered when `[DONE]` comes: 59–202 ms in the table's three runs.
+a frame is being rendered when `[DONE]` comes: 59–202 ms in the three runs of 06:36 UTC.
+
+### A sixth look: the page's Python, profiled again
+
+A profile of the page's Python inside the page (`sys.setprofile`, since Pyodide has no
+`cProfile`), the 20 KB answer at 200 tokens/s, 2026-12-07: the frames' rendering was about
+60 % of the profiled time and reading the events about 40 %. Changed:
+
+- **The inline processor asked Python-Markdown's registry for each pattern of each text**,
+  and the registry sorts itself again and checks the key on every indexing. Its patterns,
+  with what `_apply` asks of each, are now taken once per registry change
+  (`BoundedInline._rules`).
+- **Every text was searched by all twenty inline patterns**, though a line of prose can
+  match three or four. Each pattern now says what every match of it holds (`_NEEDS` in
+  streamchat/md_inline.py: a backtick, `[`, `<`, `*` `_` `~`, `://` or `www.`…), and a
+  text without it is not searched; tests/unit/test_bounds.py checks each against every
+  match in the spec suites and the corpus, and renders random inline markdown with
+  Python-Markdown's own processor beside ours. Together, in CPython, the 20 KB answer fed
+  in 25-character frames renders in 158 ms instead of 219.
+- **A wake-up crossed into Python once and back out twice**: JavaScript called the reading
+  task's `_wake`, which then took the buffered events from JavaScript, and, when they were
+  handled, asked again and found nothing. Now `_wake` is handed what arrived.
+
+A/B in turns against the tree before each (3 runs each at 200 tokens/s and at 4×,
+streaming-markdown in each): main-thread busy 41.3 → 38.0 % for the first change; the
+trace's `FunctionCall` 208 → 200 ms per second of streaming for the other two, within
+this machine's noise. At 4× the main thread stays busy (91–93 %) either way. In the
+tables above (12:26 UTC, after all three), even the bare page that appends each token's
+text has tasks over 50 ms at 4× (1–7 a run): what is left of that goal is close to what
+any page pays for a token's layout and paint on a CPU this slow.
 """
 
 
