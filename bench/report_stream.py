@@ -372,10 +372,20 @@ A profile of the page's Python inside the page (`sys.setprofile`, since Pyodide 
   task's `_wake`, which then took the buffered events from JavaScript, and, when they were
   handled, asked again and found nothing. Now `_wake` is handed what arrived.
 
+- **Each frame's scroll event crossed into Python four times.** The view follows the
+  answer by scrolling to the bottom, and the browser reports that scroll at the start of
+  the next frame: the handler read the scroller's position and both its heights, and hid
+  the "Jump to latest" button again, every time. A scroll that did not move up, while the
+  view follows, changes nothing (`app.chat.follows_after_scroll`); now it reads only the
+  position and returns.
+
 A/B in turns against the tree before each (3 runs each at 200 tokens/s and at 4×,
 streaming-markdown in each): main-thread busy 41.3 → 38.0 % for the first change; the
 trace's `FunctionCall` 208 → 200 ms per second of streaming for the other two, within
-this machine's noise. At 4× the main thread stays busy (91–93 %) either way. In the
+this machine's noise; for the scroll handler, at 4×, tasks over 50 ms 13, 8 and 3 a run
+instead of 20, 24 and 27, arrival → visible p95 115–134 ms instead of 132–183, and
+final after `[DONE]` 53–82 ms instead of 75–169 (at 200 tokens/s, the same within
+noise). At 4× the main thread stays busy (91–93 %) either way. In the
 tables above (12:26 UTC, after all three), even the bare page that appends each token's
 text has tasks over 50 ms at 4× (1–7 a run): what is left of that goal is close to what
 any page pays for a token's layout and paint on a CPU this slow.

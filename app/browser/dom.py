@@ -333,13 +333,19 @@ class ScrollFollower:
     def _on_scroll(self, _event: Any) -> None:
         element = self._scroller
         top = element.scrollTop
+        moved_up = top < self._top
+        self._top = top
+        if self.following and not moved_up:
+            # The page's own scroll to the bottom, reported once a frame while an answer
+            # streams: it follows either way (`follows_after_scroll`), so the sizes are not
+            # read across the bridge for it.
+            return
         self.following = follows_after_scroll(
             self.following,
-            moved_up=top < self._top,
+            moved_up=moved_up,
             at_bottom=is_at_bottom(top, element.clientHeight, element.scrollHeight),
         )
-        self._top = top
-        if self.following:
+        if self.following and self._jump_shown:
             self._show_jump(False)
 
     def _show_jump(self, shown: bool) -> None:
