@@ -385,10 +385,24 @@ trace's `FunctionCall` 208 → 200 ms per second of streaming for the other two,
 this machine's noise; for the scroll handler, at 4×, tasks over 50 ms 13, 8 and 3 a run
 instead of 20, 24 and 27, arrival → visible p95 115–134 ms instead of 132–183, and
 final after `[DONE]` 53–82 ms instead of 75–169 (at 200 tokens/s, the same within
-noise). At 4× the main thread stays busy (91–93 %) either way. In the
-tables above (12:26 UTC, after all three), even the bare page that appends each token's
-text has tasks over 50 ms at 4× (1–7 a run): what is left of that goal is close to what
-any page pays for a token's layout and paint on a CPU this slow.
+noise). At 4× the main thread stays busy (91–93 %) either way.
+
+The count of tasks over 50 ms at 4× moves more with the machine than with the page. Two
+`make bench` runs 40 minutes apart, both with other processes keeping 0.00 cores busy:
+
+| tasks over 50 ms at 4×, per run | page | streaming-markdown | bare |
+|---|---|---|---|
+| 12:25 UTC, before the scroll handler's change | 3, 7, 1 | 0, 0, 0 | 7, 1, 2 |
+| 13:03 UTC (the tables above), after it | 71, 23, 25 | 1, 3, 3 | 4, 13, 6 |
+
+In the second the anchors were slower too (streaming-markdown 83 % busy at 4× instead of
+75 %, 62 % at 2,000 tokens/s instead of 47 %): the virtual machine's CPU, shared with
+others outside it, was slower than its load inside shows. Even the bare page, which only
+appends each token's text, has tasks over 50 ms at 4×. What is left of that goal is a
+frame of 50–60 ms at 4×: 20–25 ms of the page's Python rendering and applying, about 20 ms
+of style, layout and paint, and the events that came in the same task. Under 50 ms at 4×
+needs the rendering off the main thread (Pyodide in a worker, the DOM patches posted
+back).
 """
 
 
