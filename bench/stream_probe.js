@@ -20,7 +20,8 @@
 //   pointerdown and click, performance.now() − event.timeStamp: the input delay, as Event
 //   Timing's processingStart − startTime. Event Timing entries (duration ≥ 16 ms) are kept
 //   too, as are long tasks and long animation frames (buffered observers).
-// - Its own cost: the time spent in its callbacks (probeMs), reported beside the trace's.
+// - Its own cost: the time spent in its callbacks (probeMs, and each callback's span in
+//   probeSpans), reported beside the trace's and taken out of the tasks it ran in.
 (() => {
   if (window.__probe) return;
   const config = window.__probeConfig || {};
@@ -38,8 +39,14 @@
     longTasks: [], // [start, duration]
     longFrames: [], // [start, duration, blockingDuration]
     probeMs: 0,
+    probeSpans: [], // flat: start, end of each of its callbacks (ms), taken out of the tasks
     errors: [],
   });
+  const spent = (start) => {
+    const end = now();
+    probe.probeMs += end - start;
+    probe.probeSpans.push(start, end);
+  };
   let received = 0;
 
   // Arrival ---------------------------------------------------------------------------------
@@ -65,7 +72,7 @@
         probe.errors.push(String(error));
       }
     }
-    probe.probeMs += now() - start;
+    spent(start);
   };
   const NativeEventSource = window.EventSource;
   window.EventSource = class ProbedEventSource extends NativeEventSource {
@@ -113,7 +120,7 @@
       probe.donePainted = start;
       console.log("bench:done");
     }
-    probe.probeMs += now() - start;
+    spent(start);
   };
 
   const count = () => {
@@ -153,10 +160,10 @@
         enterFrame(timestamp);
         count();
         leaveFrame();
-        probe.probeMs += now() - begun;
+        spent(begun);
       });
     }
-    probe.probeMs += now() - start;
+    spent(start);
   });
 
   probe.arm = () => {

@@ -9,11 +9,12 @@ main thread, at a known `performance.now()`).
 from __future__ import annotations
 
 import base64
+import bisect
 import gzip
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -233,22 +234,52 @@ def _overlapping(all_spans: list[Span], start: float, end: float) -> Iterator[Sp
             yield span
 
 
+def less_own_time(
+    tasks: list[tuple[float, float]], own: Sequence[tuple[float, float]]
+) -> list[float]:
+    """Each task's length less the time the benchmark's own callbacks (`own`, disjoint
+    spans, in the same clock) ran inside it."""
+    own = sorted(own)
+    starts = [a for a, _ in own]
+    lengths = []
+    for a, b in tasks:
+        taken = 0.0
+        k = max(0, bisect.bisect_right(starts, a) - 1)
+        while k < len(own) and own[k][0] < b:
+            c, d = own[k]
+            taken += max(0.0, min(b, d) - max(a, c))
+            k += 1
+        lengths.append(b - a - taken)
+    return lengths
+
+
 def analyse(
-    events: list[dict[str, Any]], sync_now_ms: float, window_ms: tuple[float, float]
+    events: list[dict[str, Any]],
+    sync_now_ms: float,
+    window_ms: tuple[float, float],
+    own_ms: Sequence[float] = (),
 ) -> dict[str, Any]:
     """Busy time, tasks over 50 ms and self time per event name of the page's main thread,
-    within `window_ms` (the page's performance.now() times)."""
+    within `window_ms` (the page's performance.now() times). `own_ms` is the probe's own
+    callbacks, flat start and end times: tasks over 50 ms are counted without them (those
+    with them too, apart)."""
     thread = find_page_thread(events, sync_now_ms)
     start = thread.origin_us + window_ms[0] * 1000
     end = thread.origin_us + window_ms[1] * 1000
     all_spans = spans(events, thread)
     tasks = merged_tasks(all_spans)
     inside = [(a, b) for a, b in tasks if b > start and a < end]
+    own = [
+        (thread.origin_us + a * 1000, thread.origin_us + b * 1000)
+        for a, b in zip(own_ms[0::2], own_ms[1::2], strict=True)
+    ]
+    net = less_own_time(inside, own)
     return {
         "window_ms": (end - start) / 1000,
         "busy_ms": busy_us(tasks, start, end) / 1000,
         "tasks": len(inside),
-        "long_tasks_ms": [round((b - a) / 1000, 1) for a, b in inside if b - a > 50_000],
+        "long_tasks_ms": [round(length / 1000, 1) for length in net if length > 50_000],
+        "long_tasks_with_probe_ms": [round((b - a) / 1000, 1) for a, b in inside if b - a > 50_000],
         "self_ms": {
             name: round(us / 1000, 2)
             for name, us in sorted(

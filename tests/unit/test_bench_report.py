@@ -12,6 +12,7 @@ import pytest
 
 from bench import claims, records, report
 from bench.common import ROOT
+from bench.stream_trace import less_own_time
 
 LATEST = ROOT / "bench" / "results" / "latest.json"
 PLOTS = {
@@ -286,3 +287,19 @@ def test_merging_a_file_that_is_not_a_start_up_run_names_it(tmp_path: Path) -> N
     path.write_text(json.dumps({"cold": {"runs": []}, "warm": {"runs": "none"}}), encoding="utf-8")
     with pytest.raises(records.ResultsError, match=r"startup-x\.json: warm\.runs: expected a list"):
         startup_report.merge([path])
+
+
+@pytest.mark.parametrize(
+    ("tasks", "own", "expected"),
+    [
+        ([(0, 60)], [], [60]),  # nothing of the probe's: the whole task
+        ([(0, 60)], [(10, 15), (50, 52)], [53]),  # two callbacks inside
+        ([(0, 60), (100, 170)], [(55, 105), (160, 200)], [55, 55]),  # across task edges
+        ([(0, 60)], [(60, 80), (-20, 0)], [60]),  # touching, not inside
+        ([(100, 120)], [(0, 10), (20, 30), (105, 110)], [15]),  # earlier spans passed over
+    ],
+)
+def test_a_tasks_length_leaves_out_the_probes_own_callbacks(
+    tasks: list[tuple[float, float]], own: list[tuple[float, float]], expected: list[float]
+) -> None:
+    assert less_own_time(tasks, own) == expected
