@@ -117,7 +117,7 @@ question box and a key press in it every few seconds while streaming; delay = fi
         rows = [header, "|---|" + "---:|" * len(variants)]
         for key, label in METRICS:
             if not all(key in by_variant[variant] for variant in variants):
-                continue  # a figure results from before it was measured do not have
+                continue  # results stored before this figure was measured lack it
             cells = [_cell(by_variant[variant][key]) for variant in variants]
             rows.append(f"| {label} | " + " | ".join(cells) + " |")
         pooled = [_ms(by_variant[variant]["input_pooled_p95_ms"]) for variant in variants]
@@ -373,7 +373,6 @@ A profile of the page's Python inside the page (`sys.setprofile`, since Pyodide 
 - **A wake-up crossed into Python once and back out twice**: JavaScript called the reading
   task's `_wake`, which then took the buffered events from JavaScript, and, when they were
   handled, asked again and found nothing. Now `_wake` is handed what arrived.
-
 - **Each frame's scroll event crossed into Python four times.** The view follows the
   answer by scrolling to the bottom, and the browser reports that scroll at the start of
   the next frame: the handler read the scroller's position and both its heights, and hid

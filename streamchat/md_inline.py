@@ -360,8 +360,8 @@ _CONTINUES = {
 
 # Per inline pattern: what every match of it holds, so that a text without it is not searched
 # at all (most of a tail's texts are prose: of the twenty patterns, three or four can match
-# one). A pattern not named here is always searched. tests/unit/test_md_inline.py checks
-# each against every match in the spec suites and the corpus.
+# one). A pattern not named here is always searched. tests/unit/test_bounds.py checks each
+# against every match in the spec suites and the corpus.
 _NEEDS = {
     "backtick": re.compile(r"`"),
     "math": re.compile(r"[$\\]"),
