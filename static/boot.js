@@ -202,6 +202,34 @@
     showProgress();
   }).catch(function () { /* progress is a nicety; loading goes on without it */ });
 
+  // The built site's service worker (static/sw.js), when #chat-config names it (`make dist`
+  // does; the development back end does not, so an edited module is never served stale).
+  // Registered once the page is ready and idle, so that it takes nothing from the start; then
+  // told which files this start loaded, to keep them for the next one and for offline starts.
+  function serviceWorkerScript() {
+    if (!("serviceWorker" in navigator)) return null;
+    try {
+      var script = JSON.parse(document.getElementById("chat-config").textContent).serviceWorker;
+      return typeof script === "string" && script ? script : null;
+    } catch (e) { return null; }
+  }
+  function registerServiceWorker() {
+    var script = serviceWorkerScript();
+    if (!script) return;
+    navigator.serviceWorker.register(script).then(function (registration) {
+      var worker = registration.installing || registration.waiting || registration.active;
+      var urls = performance.getEntriesByType("resource").map(function (entry) { return entry.name; });
+      if (worker) worker.postMessage({ type: "keep", urls: urls });
+    }).catch(function (error) {
+      // The page works without it, only not offline.
+      console.warn("streamchat: the service worker was not registered (" + error + ").");
+    });
+  }
+  document.addEventListener("streamchat:ready", function () {
+    if (window.requestIdleCallback) requestIdleCallback(registerServiceWorker, { timeout: 5000 });
+    else setTimeout(registerServiceWorker, 1000);
+  });
+
   // A resource that fails to load (the runtime, a wheel) or an error while the runtime starts.
   window.addEventListener("error", function (event) {
     var target = event.target;

@@ -2,11 +2,12 @@
 
     dist/index.html        the entry point; its #chat-config block is the site's one config file
     dist/embed.js          the widget loader that host pages link to (docs/embedding.md)
+    dist/sw.js             the service worker: repeat visits from the cache, offline too
     dist/v/<version>/      everything else: app/, static/ (runtime, wheels, styles), pyscript.toml
     dist/wheels/           the `streamchat` library as a wheel (tools/build_wheel.py), for other
                            pages (docs/library.md); the page itself does not load it
 
-Only index.html and embed.js keep their names from build to build, so only they must be
+Only index.html, embed.js and sw.js keep their names from build to build, so only they must be
 revalidated (`no-cache`); `<version>` is a hash of the content, so everything under v/ can be
 cached for a year as `immutable`. Every URL is relative, so the site works under any path.
 
@@ -78,6 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--brotli-quality", type=int, default=twins.BROTLI_QUALITY, help="-1 writes no .br"
     )
+    parser.add_argument(
+        "--no-service-worker",
+        dest="service_worker",
+        action="store_false",
+        help="leave the service worker out: every visit then asks the server (docs/hosting.md)",
+    )
     parser.add_argument("--serve", type=int, metavar="PORT", help="then preview it on this port")
     parser.add_argument("--base", default="/docs/chat/", help="the path to preview it under")
     args = parser.parse_args(argv)
@@ -88,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             embed_origins=args.embed_origins,
             gzip_level=args.gzip_level,
             brotli_quality=args.brotli_quality,
+            service_worker=args.service_worker,
         )
     except BuildError as error:
         print(f"dist: {error}", file=sys.stderr)

@@ -1,11 +1,11 @@
-"""The site `make dist` builds: what ships, under which version, and the two files rewritten.
+"""The site `make dist` builds: what ships, under which version, and the three files rewritten.
 
 Only index.html (its URLs point into v/<version>/, its #chat-config takes the command line's
-settings) and pyscript.toml (its `interpreter`, which PyScript resolves against the page)
-are rewritten. The JavaScript is copied as it is: each script resolves what it fetches
-against its own URL (`document.currentScript.src`), so it works at the top of the source
-tree and under v/<version>/ alike, and static/embed.js finds the page beside it in the site
-(docs/hosting.md).
+settings), pyscript.toml (its `interpreter`, which PyScript resolves against the page) and
+sw.js (the version, which names its cache) are rewritten. The JavaScript is copied as it is:
+each script resolves what it fetches against its own URL (`document.currentScript.src`), so
+it works at the top of the source tree and under v/<version>/ alike, and static/embed.js
+finds the page beside it in the site (docs/hosting.md).
 """
 
 from __future__ import annotations
@@ -28,12 +28,15 @@ from server import headers, page_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Served with their names unchanged: the only files a browser must revalidate.
-ENTRY_POINTS = ("index.html", "embed.js")
+ENTRY_POINTS = ("index.html", "embed.js", "sw.js")
 #: The widget loader, copied unchanged to the top of the site, beside index.html.
 EMBED_JS = "static/embed.js"
-#: Files in static/ that are not part of the page (embed.js goes to the top level), and the
-#: precompressed twins, which follow their files.
-NOT_SHIPPED = re.compile(r"(^|/)\.|\.map$|^static/embed\.js$|\.(br|gz)$")
+#: The service worker, written to the top of the site (its scope) with the site's version.
+SERVICE_WORKER = "static/sw.js"
+SERVICE_WORKER_VERSION = "__VERSION__"
+#: Files in static/ that are not part of the page (embed.js and sw.js go to the top level),
+#: and the precompressed twins, which follow their files.
+NOT_SHIPPED = re.compile(r"(^|/)\.|\.map$|^static/(embed|sw)\.js$|\.(br|gz)$")
 
 
 class BuildError(Exception):
@@ -57,14 +60,18 @@ def build_site(
     gzip_level: int = 9,
     endpoints: Sequence[str] = (),
     brotli_quality: int = twins.BROTLI_QUALITY,
+    service_worker: bool = True,
 ) -> Build:
-    """Builds the site into `out` (replaced as a whole) and returns what it built."""
+    """Builds the site into `out` (replaced as a whole) and returns what it built.
+
+    With `service_worker`, #chat-config names sw.js, which static/boot.js then registers: a
+    repeat visit starts from the browser's cache, offline too (static/sw.js)."""
     page_bundle.refresh(source)  # the page's own Python as it is now, never a stale archive
     index = (source / "index.html").read_text(encoding="utf-8")
     files = _shipped_files(source, index)
     version = _version(source, files)
     prefix = f"v/{version}/"
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = {"serviceWorker": "sw.js"} if service_worker else {}
     if endpoint is not None:
         overrides["endpoint"] = endpoint
     if embed_origins:
@@ -73,10 +80,13 @@ def build_site(
         # The other back ends `?endpoint=` (or a host's data-endpoint) may select (app/config.py).
         overrides["endpoints"] = list(endpoints)
     # Everything that can be refused is checked before anything is written.
-    for name in [*filter(_is_page_script, files), EMBED_JS]:
+    for name in [*filter(_is_page_script, files), EMBED_JS, SERVICE_WORKER]:
         check_page_script(name, (source / name).read_text(encoding="utf-8"), source)
     rewritten = {
         "index.html": rewrite_config(rewrite_index(index, prefix), overrides),
+        "sw.js": versioned_service_worker(
+            (source / SERVICE_WORKER).read_text(encoding="utf-8"), version
+        ),
         f"{prefix}pyscript.toml": rewrite_pyscript_toml(
             (source / "pyscript.toml").read_text(encoding="utf-8"), prefix
         ),
@@ -106,7 +116,17 @@ def build_site(
     return Build(out, version, len(files) + len(ENTRY_POINTS), compressed)
 
 
-# Rewriting index.html and pyscript.toml ------------------------------------------------------
+# Rewriting index.html, pyscript.toml and sw.js ----------------------------------------------
+
+
+def versioned_service_worker(script: str, version: str) -> str:
+    """static/sw.js with the site's version, which names its cache: a new version's worker
+    differs from the last one's, so browsers install it and drop the old files."""
+    quoted = f'"{SERVICE_WORKER_VERSION}"'
+    if script.count(quoted) != 1:
+        raise BuildError(f"{SERVICE_WORKER} must hold {quoted} once, where the version goes")
+    return script.replace(quoted, json.dumps(version))
+
 
 _ATTRIBUTE_URL = re.compile(r"""(\s(?:src|href|config)=")([^"]*)(")""")
 _CONFIG_BLOCK = re.compile(

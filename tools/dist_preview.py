@@ -24,13 +24,21 @@ from server.static import accepted_encodings
 
 @contextmanager
 def preview(
-    site: Path, base: str, csp: str, *, host: str = "127.0.0.1", port: int = 0
+    site: Path,
+    base: str,
+    csp: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    log: list[str] | None = None,
 ) -> Iterator[str]:
-    """Serves `site` under the path `base` in a thread; yields the site's URL."""
+    """Serves `site` under the path `base` in a thread; yields the site's URL. The path of
+    each GET request is appended to `log`, if given."""
     if not (base.startswith("/") and base.endswith("/")):
         raise ValueError(f"base must start and end with '/': {base!r}")
     server = _PreviewServer((host, port), _PreviewHandler)
     server.site, server.base, server.csp = site.resolve(), base, csp
+    server.log = log
     thread = threading.Thread(target=server.serve_forever, name="dist preview", daemon=True)
     thread.start()
     try:
@@ -45,6 +53,7 @@ class _PreviewServer(ThreadingHTTPServer):
     site: Path
     base: str
     csp: str
+    log: list[str] | None
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A browser that closes a connection early is not an error worth a traceback.
@@ -56,6 +65,8 @@ class _PreviewHandler(BaseHTTPRequestHandler):
     server: _PreviewServer
 
     def do_GET(self) -> None:
+        if self.server.log is not None:
+            self.server.log.append(urlsplit(self.path).path)
         self._respond(body=True)
 
     def do_HEAD(self) -> None:

@@ -168,3 +168,68 @@ def test_the_site_needs_nothing_outside_its_directory(site: Build) -> None:
     assert f'src="v/{site.version}/static/vendor/pyscript/core.js"' in index
     assert f'config="v/{site.version}/pyscript.toml"' in index
     assert Path(site.out / "embed.js").is_file()
+
+
+# The service worker (static/sw.js): the first visit keeps what the page loaded, a repeat visit
+# asks the server for the page alone, and with the server gone the page still starts.
+CACHED_FILES = """(version) => caches.open("streamchat-" + version)
+  .then((cache) => cache.keys()).then((keys) => keys.map((request) => request.url))"""
+
+
+def test_a_repeat_visit_starts_from_the_cache_and_offline(
+    browser: Browser, problems: PageProblems, site: Build
+) -> None:
+    # No request routing here: Playwright's routing leaves out what a service worker serves.
+    # Requests the page makes are still checked for their host.
+    context = browser.new_context()
+    page = context.new_page()
+    page.on("console", problems.on_console)
+    page.on("pageerror", problems.on_page_error)
+    page.on("request", lambda request: _note_foreign(problems, request.url))
+    page.set_default_timeout(30_000)
+    served: list[str] = []
+    versioned = f"{BASE}v/{site.version}/"
+    try:
+        with preview(site.out, BASE, content_security_policy(), log=served) as site_url:
+            page.goto(site_url)
+            page.wait_for_selector(READY, timeout=60_000)
+            loaded = [path for path in served if path.startswith(versioned)]
+            assert any(path.endswith("/pyodide.asm.wasm") for path in loaded)
+            assert any(path.endswith("/app.zip") for path in loaded)
+            # Once ready and idle, the page registers the worker, which keeps what it loaded.
+            wanted = sorted({site_url + path.removeprefix(BASE) for path in loaded} | {site_url})
+            page.wait_for_function(
+                f"""(wanted) => ({CACHED_FILES})("{site.version}")
+                  .then((urls) => wanted.every((url) => urls.includes(url)))""",
+                arg=wanted,
+                polling=200,
+                timeout=30_000,
+            )
+            assert page.evaluate("navigator.serviceWorker.controller !== null")
+            # Kept from the browser's HTTP cache: no file of the first visit came twice.
+            again = [path for path in served if path.startswith(versioned)]
+            assert sorted(again) == sorted(set(again)), "a file was downloaded twice"
+
+            # The browser's HTTP cache, which alone would serve a repeat visit's runtime, is
+            # emptied (browsers evict large files from it first): what follows is the worker's.
+            cdp = context.new_cdp_session(page)
+            cdp.send("Network.clearBrowserCache")
+            served.clear()
+            page.reload()
+            page.wait_for_selector(READY, timeout=60_000)
+            # The page itself is asked for (a new version shows at once); nothing else is.
+            assert served == [BASE], served
+        # The server is gone: the page starts from what the worker kept.
+        cdp.send("Network.clearBrowserCache")
+        page.reload()
+        page.wait_for_selector(READY, timeout=60_000)
+        expect(page.locator("textarea[name=question]")).to_be_editable()
+    finally:
+        context.close()
+    assert problems.foreign_requests == [], "the page asked hosts other than loopback"
+    assert problems.errors == [], "the page reported errors"
+
+
+def _note_foreign(problems: PageProblems, url: str) -> None:
+    if urlsplit(url).hostname not in LOOPBACK and not url.startswith(("data:", "blob:")):
+        problems.foreign_requests.append(url)

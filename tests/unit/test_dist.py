@@ -59,7 +59,7 @@ def _urls(html: str) -> list[str]:
 
 def test_only_the_entry_points_are_outside_the_versioned_directory(site: Build) -> None:
     top = sorted(path.name for path in site.out.iterdir())
-    entry_points = ["embed.js", "index.html"]
+    entry_points = ["embed.js", "index.html", "sw.js"]
     assert top == sorted([*entry_points, *(f"{n}{s}" for n in entry_points for s in TWINS), "v"])
     assert [path.name for path in (site.out / "v").iterdir()] == [site.version]
     assert re.fullmatch(r"[0-9a-f]{12}", site.version)
@@ -115,6 +115,28 @@ def test_a_script_that_fetches_relative_to_the_page_stops_the_build(tmp_path: Pa
     with pytest.raises(BuildError, match=r"boot\.js names 'static/vendor/manifest\.json'"):
         build_site(tmp_path / "out", source=source, gzip_level=0)
     assert not (tmp_path / "out").exists(), "nothing is written"
+
+
+def test_the_service_worker_carries_the_sites_version_and_the_page_names_it(site: Build) -> None:
+    worker = (site.out / "sw.js").read_text(encoding="utf-8")
+    source = (ROOT / "static" / "sw.js").read_text(encoding="utf-8")
+    assert worker == source.replace('"__VERSION__"', f'"{site.version}"')
+    assert worker != source
+    assert page_config(site.out)["serviceWorker"] == "sw.js"
+
+
+def test_a_site_may_be_built_without_the_service_worker(tmp_path: Path) -> None:
+    source = _source_copy(tmp_path / "source", shutil.ignore_patterns("*.wasm", "*.br", "*.gz"))
+    build = build_site(tmp_path / "out", source=source, gzip_level=0, service_worker=False)
+    assert "serviceWorker" not in page_config(build.out)
+
+
+def test_a_service_worker_without_its_version_stops_the_build(tmp_path: Path) -> None:
+    source = _source_copy(tmp_path / "source", shutil.ignore_patterns("*.wasm", "*.br", "*.gz"))
+    worker = source / "static" / "sw.js"
+    worker.write_text(worker.read_text().replace('"__VERSION__"', '"1"'))
+    with pytest.raises(BuildError, match=r"sw\.js must hold"):
+        build_site(tmp_path / "out", source=source, gzip_level=0)
 
 
 def test_the_one_config_file_carries_the_back_end_and_the_allowed_hosts(site: Build) -> None:
@@ -219,6 +241,7 @@ def test_anything_but_an_exact_origin_is_refused(text: str) -> None:
     [
         ("index.html", "text/html; charset=utf-8", "no-cache"),
         ("embed.js", "text/javascript; charset=utf-8", "no-cache"),
+        ("sw.js", "text/javascript; charset=utf-8", "no-cache"),
         ("v/abc/static/vendor/pyscript/core.js", "text/javascript; charset=utf-8", "immutable"),
         ("v/abc/static/vendor/pyodide/pyodide.mjs", "text/javascript; charset=utf-8", "immutable"),
         ("v/abc/static/vendor/pyodide/pyodide.asm.wasm", "application/wasm", "immutable"),
