@@ -414,6 +414,34 @@ What is left of the goal is frames of 50–60 ms at 4× in some runs: 20–25 ms
 Python rendering and applying, about 20 ms of style, layout and paint, and the events
 that came in the same task. Reliably under 50 ms at 4× needs the rendering off the main
 thread (Pyodide in a worker, the DOM patches posted back).
+
+### A seventh look: the frame's own script, within a budget
+
+Timed inside the page (each frame callback's rendering, putting the HTML in the DOM, and
+what follows, noted per frame; a probe, not committed), 2 runs each, 2026-12-07 14:42 UTC:
+
+| per frame that shows text | 200 tokens/s | at 4× |
+|---|---|---|
+| rendering, p50 / p90 / max | 0.2 / 1.6 / 5.0 ms | 1.2–1.6 / 6.5–8.0 / 9.9 ms |
+| putting it in the DOM, p50 / p90 / max | 0.3 / 1.1–1.2 / 5.0 ms | 1.4–2.0 / 5.2–7.2 / 16.3 ms |
+| the frame's script, p99 | 4.1–4.4 ms | 16.9–19.5 ms |
+
+The frames that went over 50 ms at 4× were those whose rendering took 6–10 ms, just
+under the 10 ms after which the HTML waited for the next frame, and whose showing took as
+much again: 15–25 ms of script, then 25–30 ms of style, layout and paint in the same
+task. Now the frame's script has a budget (`FramePacer.show_apart`, 12 ms): showing is
+expected to cost what the last showing cost, and no less than the rendering, and an update
+that would go over it is shown in the next frame. At 200 tokens/s on this machine no
+frame comes near it (script p99 4.4 ms), so nothing waits there.
+
+A/B in turns against the tree before, 6 runs each at 4× (two rounds of three):
+tasks over 50 ms 0, 4, 1, 3, 0, 24 a run against 2, 13, 10, 2, 4, 27 (32 against 58 in
+all; the last pair of runs came when the machine was slower, 158–161 tokens/s arrived,
+and both had over 20); arrival → visible p95 106–189 ms against 85–171 ms, and final after
+`[DONE]` 58–111 ms against 70–130 ms, the same within noise. What is left in the traces:
+frames with a large layout (a finished block, 27 ms of layout at 4×), frames that show
+the HTML of a large update (up to 30 ms), and tasks in which events and input came
+together.
 """
 
 

@@ -3,8 +3,9 @@
 `IncrementalSink` is what the page uses: tokens are coalesced per `requestAnimationFrame`
 and only the open tail is re-rendered, paced (`FramePacer`) so that rendering never takes
 more than a share of the main thread. A frame whose rendering took long (a slow phone, a
-long block finished) puts its HTML in the DOM in the next frame (`FramePacer.show_apart`),
-so that the browser's style, layout and paint of it are not in the same task. `NaiveSink`
+long block finished) puts its HTML in the DOM in the next frame (`FramePacer.show_apart`:
+when rendering and showing it would take the frame's script over its budget), so that the
+browser's style, layout and paint of it are not in the same task. `NaiveSink`
 re-renders the whole answer on every token with no batching; it exists only as the
 benchmarks' baseline (`?render=naive`).
 With `measure`, every DOM update is wrapped in `performance` marks, measured as
@@ -111,18 +112,22 @@ class IncrementalSink:
         """Renders `text` and shows it, unless that took long: then the next frame shows
         it (`FramePacer.show_apart`). Whether it is shown."""
         patches = self._renderer.feed(text)
-        if self._pacer.show_apart(started, time.monotonic()):
+        rendered = time.monotonic()
+        if self._pacer.show_apart(started, rendered):
             self._held = patches
             self._frames.request()
             return False
         self._apply(patches)
+        self._pacer.shown(rendered, time.monotonic())
         return True
 
     def _show_held(self) -> None:
         """The frame after one whose rendering took long: only its patches are put in the
         DOM (the text that came since waits for the next frame)."""
         held, self._held = self._held, []
+        started = time.monotonic()
         _update(self._measure, lambda: self._apply(held))
+        self._pacer.shown(started, time.monotonic())
         self._on_change()
         if self._batcher.pending:
             self._frames.request()

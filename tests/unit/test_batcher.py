@@ -75,9 +75,19 @@ def test_pacer_refuses_a_share_it_cannot_keep() -> None:
 
 
 def test_pacer_shows_a_cheap_update_at_once_and_an_expensive_one_a_frame_later() -> None:
-    pacer = FramePacer(show_apart_after=0.010)
+    pacer = FramePacer(frame_budget=0.012)
     assert not pacer.show_apart(started=1.0, rendered=1.004)
-    assert not pacer.show_apart(started=1.0, rendered=1.0095)
+    assert not pacer.show_apart(started=1.0, rendered=1.0059)
     # Rendering took 25 ms: style, layout and paint of its HTML in the same task would make
     # it a long one, so the next frame shows it.
     assert pacer.show_apart(started=1.0, rendered=1.025)
+    # 7 ms of rendering, and showing is expected to cost as much again: over the budget.
+    assert pacer.show_apart(started=1.0, rendered=1.007)
+
+
+def test_pacer_expects_showing_to_cost_what_it_last_did() -> None:
+    pacer = FramePacer(frame_budget=0.012)
+    pacer.shown(started=2.0, ended=2.010)  # a large block was put in the DOM: 10 ms
+    assert pacer.show_apart(started=3.0, rendered=3.003)  # 3 + 10 ms: over
+    pacer.shown(started=4.0, ended=4.001)
+    assert not pacer.show_apart(started=5.0, rendered=5.003)  # 3 + 3 ms: within
