@@ -74,8 +74,24 @@ async function keep(urls) {
   await Promise.all(missing.map((url) => cache.add(url).catch(() => {})));
 }
 
+// What this worker does not serve goes straight to the network, without starting the worker
+// (the Service Worker Static Routing API, where the browser has it): a question asked a
+// minute after the page was used must not wait for an idle worker to start. Without the API,
+// or if it refuses the rule, the fetch handler below leaves those requests alone instead.
+function bypass() {
+  return {
+    condition: {
+      not: { or: [{ requestMode: "navigate" }, { urlPattern: { pathname: VERSIONED + "*" } }] },
+    },
+    source: "network",
+  };
+}
+
 self.addEventListener("install", (event) => {
-  event.waitUntil(self.skipWaiting());
+  const routed = typeof event.addRoutes === "function"
+    ? Promise.resolve().then(() => event.addRoutes(bypass())).catch(() => {})
+    : Promise.resolve();
+  event.waitUntil(routed.then(() => self.skipWaiting()));
 });
 
 // Older versions' files are dropped once this one is in charge; its pages are taken over at

@@ -174,6 +174,19 @@ def test_the_site_needs_nothing_outside_its_directory(site: Build) -> None:
 # asks the server for the page alone, and with the server gone the page still starts.
 CACHED_FILES = """(version) => caches.open("streamchat-" + version)
   .then((cache) => cache.keys()).then((keys) => keys.map((request) => request.url))"""
+#: For each URL fetched, where the worker's static routes sent it (Resource Timing): "network"
+#: when a route sent it past the worker, "" when the worker's fetch handler had it.
+ROUTED = """async (urls) => {
+  const seen = {};
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) seen[entry.name] = entry.workerMatchedSourceType;
+  });
+  observer.observe({type: "resource"});
+  for (const url of urls) await (await fetch(url)).arrayBuffer();
+  while (!urls.every((url) => url in seen)) await new Promise((done) => setTimeout(done, 50));
+  observer.disconnect();
+  return urls.map((url) => seen[url]);
+}"""
 
 
 def test_a_repeat_visit_starts_from_the_cache_and_offline(
@@ -189,6 +202,7 @@ def test_a_repeat_visit_starts_from_the_cache_and_offline(
     page.set_default_timeout(30_000)
     served: list[str] = []
     versioned = f"{BASE}v/{site.version}/"
+    versioned_url = f"v/{site.version}/static/style.css?again"
     try:
         with preview(site.out, BASE, content_security_policy(), log=served) as site_url:
             page.goto(site_url)
@@ -219,6 +233,9 @@ def test_a_repeat_visit_starts_from_the_cache_and_offline(
             page.wait_for_selector(READY, timeout=60_000)
             # The page itself is asked for (a new version shows at once); nothing else is.
             assert served == [BASE], served
+            # What the worker does not serve goes to the network without it (static routing).
+            routed = page.evaluate(ROUTED, [site_url + "embed.js", f"{site_url}{versioned_url}"])
+            assert routed == ["network", ""], routed
         # The server is gone: the page starts from what the worker kept.
         cdp.send("Network.clearBrowserCache")
         page.reload()

@@ -126,6 +126,22 @@ const cached = (name) => [...(stores.get(name) || new Map()).keys()].sort();
   await dispatch("message", { data: { type: "something else", urls: [site + "v/new/d.js"] } });
   out.keptAfterOtherMessage = cached("streamchat-new");
 
+  // Installing: the static route that sends the rest past the worker, where the browser has
+  // the API; where it has not, or refuses the rule, the worker installs all the same.
+  out.install = {};
+  for (const [name, addRoutes] of Object.entries({
+    "with routes": async (rules) => { out.install.rules = rules; },
+    "refused": async () => { throw new TypeError("unknown condition"); },
+    "throwing": () => { throw new TypeError("unknown condition"); },
+    "without": undefined,
+  })) {
+    let skipped = false;
+    self.skipWaiting = async () => { skipped = true; };
+    const event = addRoutes ? { addRoutes } : {};
+    try { await dispatch("install", event); } catch (error) { skipped = "error: " + error.message; }
+    out.install[name] = skipped;
+  }
+
   // A new version in charge: older versions' caches go, others' stay; its pages are claimed.
   await caches.open("streamchat-old");
   await caches.open("someone-else");
@@ -186,6 +202,24 @@ def test_the_page_comes_from_the_network_and_offline_from_its_kept_copy(
 def test_it_keeps_only_the_sites_versioned_files_and_the_page(run: dict[str, Any]) -> None:
     assert run["kept"] == [SITE, SITE + "v/new/a.js"]
     assert run["keptAfterOtherMessage"] == run["kept"]
+
+
+def test_it_routes_what_it_does_not_serve_past_itself_where_the_browser_can(
+    run: dict[str, Any],
+) -> None:
+    assert run["install"]["rules"] == {
+        "condition": {
+            "not": {
+                "or": [
+                    {"requestMode": "navigate"},
+                    {"urlPattern": {"pathname": "/docs/chat/v/*"}},
+                ]
+            }
+        },
+        "source": "network",
+    }
+    for browser in ("with routes", "refused", "throwing", "without"):
+        assert run["install"][browser] is True, browser
 
 
 def test_a_new_version_drops_the_old_ones_files_only(run: dict[str, Any]) -> None:
