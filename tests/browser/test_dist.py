@@ -236,11 +236,17 @@ def test_a_repeat_visit_starts_from_the_cache_and_offline(
             # What the worker does not serve goes to the network without it (static routing).
             routed = page.evaluate(ROUTED, [site_url + "embed.js", f"{site_url}{versioned_url}"])
             assert routed == ["network", ""], routed
-        # The server is gone: the page starts from what the worker kept.
+        # The server is gone: the page starts from what the worker kept, and a question
+        # asked then is answered with what happened.
         cdp.send("Network.clearBrowserCache")
         page.reload()
         page.wait_for_selector(READY, timeout=60_000)
-        expect(page.locator("textarea[name=question]")).to_be_editable()
+        problems.expected_errors.append("ERR_CONNECTION_REFUSED")
+        page.fill("textarea[name=question]", "Anyone there?")
+        page.keyboard.press("Enter")
+        answer = page.locator("[data-role=answer]").first
+        expect(answer).to_have_attribute("data-state", "error", timeout=30_000)
+        expect(answer.locator("[role=alert]")).to_contain_text("Could not reach the server")
     finally:
         context.close()
     assert problems.foreign_requests == [], "the page asked hosts other than loopback"
