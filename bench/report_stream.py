@@ -438,7 +438,14 @@ A/B in turns against the tree before, 6 runs each at 4× (two rounds of three):
 tasks over 50 ms 0, 4, 1, 3, 0, 24 a run against 2, 13, 10, 2, 4, 27 (32 against 58 in
 all; the last pair of runs came when the machine was slower, 158–161 tokens/s arrived,
 and both had over 20); arrival → visible p95 106–189 ms against 85–171 ms, and final after
-`[DONE]` 58–111 ms against 70–130 ms, the same within noise. What is left in the traces:
+`[DONE]` 58–111 ms against 70–130 ms, the same within noise.
+
+`make bench` twice since (the tables above are the second run):
+
+| tasks over 50 ms at 4×, per run | page | streaming-markdown | bare |
+|---|---|---|---|
+| 15:00 UTC, a slower machine (streaming-markdown 83 % busy) | 6, 15, 13 | 2, 1, 0 | 7, 5, 1 |
+| 15:25 UTC | 0, 0, 10 | 0, 0, 1 | 2, 4, 3 | What is left in the traces:
 frames with a large layout (a finished block, 27 ms of layout at 4×), frames that show
 the HTML of a large update (up to 30 ms), and tasks in which events and input came
 together.
