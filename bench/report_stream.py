@@ -447,9 +447,9 @@ and both had over 20); arrival → visible p95 106–189 ms against 85–171 ms,
 | 15:00 UTC, a slower machine (streaming-markdown 83 % busy) | 6, 15, 13 | 2, 1, 0 | 7, 5, 1 |
 | 15:25 UTC | 0, 0, 10 | 0, 0, 1 | 2, 4, 3 |
 
-What is left in the traces: frames with a large layout (a finished block, 27 ms of layout at 4×), frames that show
-the HTML of a large update (up to 30 ms), and tasks in which events and input came
-together.
+What is left in the traces: frames with a large layout (a finished block, 27 ms of layout
+at 4×), frames that show the HTML of a large update (up to 30 ms), and tasks in which
+events and input came together.
 """
 
 
