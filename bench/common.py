@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import psutil  # type: ignore[import-untyped]
-from playwright.sync_api import Page, Playwright
+from playwright.sync_api import BrowserContext, Page, Playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 # tools/ holds scripts, not a package: tools/chromium.py is `chromium` here, as for mypy.
@@ -46,22 +46,33 @@ READY_TIMEOUT_MS = 60_000
 
 
 @contextlib.contextmanager
+def browser(
+    playwright: Playwright, profile: str | Path, *, args: Sequence[str] = ()
+) -> Iterator[BrowserContext]:
+    """Headless Chromium launched on the profile directory `profile`; closed after."""
+    context = playwright.chromium.launch_persistent_context(
+        profile, executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *args], headless=True
+    )
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@contextlib.contextmanager
 def ready_page(
     playwright: Playwright, url: str, *, prefix: str, init_script: str = RAISE_QUESTION_LIMIT
 ) -> Iterator[Page]:
     """The page at `url` in a fresh browser (a new profile), once it is ready; then closed."""
-    with tempfile.TemporaryDirectory(prefix=prefix) as profile:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            context.add_init_script(script=init_script)
-            page = context.pages[0] if context.pages else context.new_page()
-            page.goto(url)
-            page.wait_for_selector(READY, timeout=READY_TIMEOUT_MS)
-            yield page
-        finally:
-            context.close()
+    with (
+        tempfile.TemporaryDirectory(prefix=prefix) as profile,
+        browser(playwright, profile) as context,
+    ):
+        context.add_init_script(script=init_script)
+        page = context.pages[0] if context.pages else context.new_page()
+        page.goto(url)
+        page.wait_for_selector(READY, timeout=READY_TIMEOUT_MS)
+        yield page
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any
 
 from playwright.sync_api import CDPSession, Page, sync_playwright
 
-from bench.common import CHROMIUM, CHROMIUM_ARGS, READY, READY_TIMEOUT_MS, log
+from bench.common import READY, READY_TIMEOUT_MS, browser, log
 
 ANSWERS = 50
 #: Longer than the page's stall timeout (30 s), after which every timer of an answer is gone.
@@ -91,32 +91,27 @@ json.dumps(collections.Counter(
 def run(url: str, *, answers: int = ANSWERS) -> dict[str, Any]:
     """One sample after start-up and one after each of `answers` answers."""
     samples: list[dict[str, Any]] = []
-    with sync_playwright() as playwright, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        context = playwright.chromium.launch_persistent_context(
-            tmp,
-            executable_path=CHROMIUM,
-            args=[*CHROMIUM_ARGS, "--enable-precise-memory-info"],
-            headless=True,
-        )
-        try:
-            page = context.pages[0] if context.pages else context.new_page()
-            page.goto(url)
-            page.wait_for_selector(READY, timeout=READY_TIMEOUT_MS)
-            cdp = context.new_cdp_session(page)
-            cdp.send("HeapProfiler.enable")
-            samples.append(sample(page, cdp, 0))
-            idle: list[dict[str, Any]] = []
-            types: list[dict[str, int]] = []
-            for n in range(1, answers + 1):
-                ask(page, QUESTIONS[(n - 1) % len(QUESTIONS)], n)
-                samples.append(sample(page, cdp, n))
-                if n in (1, answers) or n % 10 == 0:
-                    log(f"memory: {n}/{answers} answers, JS heap {_mb(samples[-1])}")
-                if n in (WARM_ANSWERS, answers):
-                    idle.append(idle_sample(page, cdp, n))
-                    types.append(json.loads(page.evaluate(PYTHON_TYPES)))
-        finally:
-            context.close()
+    with (
+        sync_playwright() as playwright,
+        tempfile.TemporaryDirectory(prefix="bench-") as tmp,
+        browser(playwright, tmp, args=["--enable-precise-memory-info"]) as context,
+    ):
+        page = context.pages[0] if context.pages else context.new_page()
+        page.goto(url)
+        page.wait_for_selector(READY, timeout=READY_TIMEOUT_MS)
+        cdp = context.new_cdp_session(page)
+        cdp.send("HeapProfiler.enable")
+        samples.append(sample(page, cdp, 0))
+        idle: list[dict[str, Any]] = []
+        types: list[dict[str, int]] = []
+        for n in range(1, answers + 1):
+            ask(page, QUESTIONS[(n - 1) % len(QUESTIONS)], n)
+            samples.append(sample(page, cdp, n))
+            if n in (1, answers) or n % 10 == 0:
+                log(f"memory: {n}/{answers} answers, JS heap {_mb(samples[-1])}")
+            if n in (WARM_ANSWERS, answers):
+                idle.append(idle_sample(page, cdp, n))
+                types.append(json.loads(page.evaluate(PYTHON_TYPES)))
     first, warm, last = samples[1], idle[0], idle[1]
     steady = answers - WARM_ANSWERS
     return {

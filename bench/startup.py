@@ -28,15 +28,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import BrowserContext, Playwright, sync_playwright
+from playwright.sync_api import BrowserContext, CDPSession, Page, Playwright, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bench.common import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     READY,
     READY_TIMEOUT_MS,
     RENDERER_WARM,
+    browser,
     log,
     median,
 )
@@ -137,6 +136,16 @@ class NetworkLog:
     bytes_by_request: dict[str, int] = field(default_factory=dict)
     foreign: list[str] = field(default_factory=list)
 
+    def listen(self, context: BrowserContext, page: Page) -> CDPSession:
+        """Starts noting `page`'s requests; returns the DevTools session, to detach after."""
+        cdp = context.new_cdp_session(page)
+        cdp.on("Network.requestWillBeSent", self.on_request)
+        cdp.on("Network.responseReceived", self.on_response)
+        cdp.on("Network.requestServedFromCache", self.on_served_from_cache)
+        cdp.on("Network.loadingFinished", self.on_finished)
+        cdp.send("Network.enable")
+        return cdp
+
     def on_request(self, event: dict[str, Any]) -> None:
         url = str(event["request"]["url"])
         self.requests[str(event["requestId"])] = url
@@ -170,25 +179,16 @@ class NetworkLog:
 
 def visit(playwright: Playwright, profile: Path, url: str) -> dict[str, Any]:
     """One visit in a browser launched on `profile`: its timings and network summary."""
-    context = playwright.chromium.launch_persistent_context(
-        profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-    )
-    try:
-        return _visit(context, url)
-    finally:
-        context.close()
+    with browser(playwright, profile) as context:
+        return visit_in(context, url)
 
 
-def _visit(context: BrowserContext, url: str) -> dict[str, Any]:
+def visit_in(context: BrowserContext, url: str) -> dict[str, Any]:
+    """One visit in the browser `context`: its timings and network summary."""
     page = context.pages[0] if context.pages else context.new_page()
     page.add_init_script(WATCH_APP_STATE)
     network = NetworkLog()
-    cdp = context.new_cdp_session(page)
-    cdp.on("Network.requestWillBeSent", network.on_request)
-    cdp.on("Network.responseReceived", network.on_response)
-    cdp.on("Network.requestServedFromCache", network.on_served_from_cache)
-    cdp.on("Network.loadingFinished", network.on_finished)
-    cdp.send("Network.enable")
+    cdp = network.listen(context, page)
     page.goto(url, wait_until="commit")
     page.wait_for_selector(READY, timeout=READY_TIMEOUT_MS)
     # A tree from before the mark: renderer_warm_ms is None.
@@ -219,24 +219,14 @@ async () => {
 
 def visit_anchor(playwright: Playwright, profile: Path, url: str) -> dict[str, Any]:
     """A bare `loadPyodide()` in a browser launched on `profile`: its times and network."""
-    context = playwright.chromium.launch_persistent_context(
-        profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-    )
-    try:
+    with browser(playwright, profile) as context:
         page = context.pages[0] if context.pages else context.new_page()
         network = NetworkLog()
-        cdp = context.new_cdp_session(page)
-        cdp.on("Network.requestWillBeSent", network.on_request)
-        cdp.on("Network.responseReceived", network.on_response)
-        cdp.on("Network.requestServedFromCache", network.on_served_from_cache)
-        cdp.on("Network.loadingFinished", network.on_finished)
-        cdp.send("Network.enable")
+        cdp = network.listen(context, page)
         page.goto(url + ANCHOR_PATH)
         timings: dict[str, Any] = page.evaluate(BARE_LOAD_PYODIDE)
         cdp.detach()
         return {**timings, **network.summary()}
-    finally:
-        context.close()
 
 
 #: Blink's trace events for Pyodide's module: stored into, or taken from, the code cache.
@@ -260,12 +250,9 @@ def wasm_code_cache(
 
 def _traced_visit(playwright: Playwright, profile: Path, url: str) -> list[str]:
     """The names of the trace events of one visit, WebAssembly's included."""
-    context = playwright.chromium.launch_persistent_context(
-        profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-    )
     events: list[dict[str, Any]] = []
     complete: list[bool] = []
-    try:
+    with browser(playwright, profile) as context:
         page = context.pages[0] if context.pages else context.new_page()
         cdp = context.new_cdp_session(page)
         cdp.on("Tracing.dataCollected", lambda event: events.extend(event["value"]))
@@ -278,8 +265,6 @@ def _traced_visit(playwright: Playwright, profile: Path, url: str) -> list[str]:
         cdp.send("Tracing.end")
         while not complete:
             page.wait_for_timeout(50)
-    finally:
-        context.close()
     return [str(event.get("name")) for event in events]
 
 
@@ -326,12 +311,12 @@ def run(url: str, *, cold_runs: int, warm_runs: int, anchor: bool = True) -> dic
         "wasm_code_cache": code_cache,
     }
     for cache in ("cold", "warm"):
-        result[cache] = {"runs": runs[cache], "median": _medians(runs[cache], PAGE_KEYS)}
+        result[cache] = {"runs": runs[cache], "median": medians(runs[cache], PAGE_KEYS)}
         anchor_runs = runs[f"anchor_{cache}"]
         if anchor_runs:
             result[f"anchor_{cache}"] = {
                 "runs": anchor_runs,
-                "median": _medians(anchor_runs, ANCHOR_KEYS),
+                "median": medians(anchor_runs, ANCHOR_KEYS),
             }
             page_ready = result[cache]["median"]["ready_ms"]
             bare_ready = result[f"anchor_{cache}"]["median"]["ready_ms"]
@@ -410,7 +395,8 @@ PAGE_KEYS = (
 ANCHOR_KEYS = ("ready_ms", "load_pyodide_ms", "requests", "requests_from_cache", "bytes")
 
 
-def _medians(runs: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, float | None]:
+def medians(runs: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, float | None]:
+    """For each of `keys`, the median of the runs that have it."""
     return {
         key: median([float(run[key]) for run in runs if run.get(key) is not None]) for key in keys
     }

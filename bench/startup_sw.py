@@ -16,15 +16,14 @@ import argparse
 import json
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Playwright, sync_playwright
 
 from bench import startup
-from bench.common import CHROMIUM, CHROMIUM_ARGS, READY, READY_TIMEOUT_MS, log, median
+from bench.common import READY, READY_TIMEOUT_MS, browser, log
 
 BASE = "/docs/chat/"
 #: True once the worker of site version {version} has kept the runtime and the page's Python.
@@ -33,20 +32,9 @@ KEPT = """() => caches.open("streamchat-{version}").then((cache) => cache.keys()
     .every((name) => keys.some((request) => request.url.endsWith("/" + name))))"""
 
 
-@contextmanager
-def _profile(playwright: Playwright, profile: Path) -> Iterator[Any]:
-    context = playwright.chromium.launch_persistent_context(
-        profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-    )
-    try:
-        yield context
-    finally:
-        context.close()
-
-
 def prime(playwright: Playwright, profile: Path, url: str, version: str | None) -> None:
     """A first visit, not counted; with a worker, until it has kept what the start needs."""
-    with _profile(playwright, profile) as context:
+    with browser(playwright, profile) as context:
         page = context.new_page()
         page.goto(url)
         page.wait_for_selector(READY, timeout=READY_TIMEOUT_MS)
@@ -56,12 +44,12 @@ def prime(playwright: Playwright, profile: Path, url: str, version: str | None) 
 
 def evicted_visit(playwright: Playwright, profile: Path, url: str) -> dict[str, Any]:
     """A visit after the HTTP cache is emptied (the worker's cache, if any, stays)."""
-    with _profile(playwright, profile) as context:
+    with browser(playwright, profile) as context:
         page = context.pages[0] if context.pages else context.new_page()
         cdp = context.new_cdp_session(page)
         cdp.send("Network.clearBrowserCache")
         cdp.detach()
-        return startup._visit(context, url)
+        return startup.visit_in(context, url)
 
 
 def run(runs: int) -> dict[str, Any]:
@@ -92,13 +80,7 @@ def run(runs: int) -> dict[str, Any]:
         for name, (url, _, profile) in sites.items():
             keys = ("ready_ms", "requests", "requests_from_cache", "bytes")
             results["sites"][name] = {
-                kind: {
-                    "median": {
-                        key: median([float(v[key]) for v in runs_ if v.get(key) is not None])
-                        for key in keys
-                    },
-                    "visits": runs_,
-                }
+                kind: {"median": startup.medians(runs_, keys), "visits": runs_}
                 for kind, runs_ in visits[name].items()
             }
             results["sites"][name]["wasm_code_cache"] = startup.wasm_code_cache(
