@@ -16,7 +16,7 @@
 const VERSION = "__VERSION__";
 const PREFIX = "streamchat-";
 const CACHE = PREFIX + VERSION;
-const SCOPE = new URL(self.registration ? self.registration.scope : "./", self.location.href);
+const SCOPE = new URL(self.registration.scope);
 const VERSIONED = new URL("v/", SCOPE).pathname;
 // Where the page's own copy is kept: the scope's URL, with no query.
 const PAGE = SCOPE.href;
