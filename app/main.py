@@ -46,6 +46,10 @@ class ChatPage:
         self.status = query("[data-role=status]")
         self.pending_note = query("[data-role=pending]")
         self.counter = query("[data-role=counter]")
+        #: What the counter under the question box shows: its text, and whether it is over.
+        self._counter_shown: tuple[str, bool] | None = None
+        #: Whether the stylesheet's `field-sizing: content` sizes the question box.
+        self._box_grows_itself = bool(js.CSS.supports("field-sizing", "content"))
         self.scroll = ScrollFollower(query("#conversation"), query("[data-action=jump-to-latest]"))
         self.current: LiveAnswer | None = None
         self._renderer_loaded = False
@@ -175,14 +179,23 @@ class ChatPage:
             self.ask(str(event.currentTarget.textContent).strip())
 
     def _count_question(self) -> None:
-        # The box grows with its text (up to the stylesheet's max-height, then it scrolls).
-        self.textarea.style.height = "auto"
-        self.textarea.style.height = f"{int(self.textarea.scrollHeight) + 2}px"
+        """After each key in the question box: its size, and the counter near the limit."""
+        if not self._box_grows_itself:
+            # The box grows with its text (up to the stylesheet's max-height, then it
+            # scrolls). Reading its height lays out the page there and then, all that changed
+            # since the last frame (an answer streaming), so only where CSS cannot do it.
+            self.textarea.style.height = "auto"
+            self.textarea.style.height = f"{int(self.textarea.scrollHeight) + 2}px"
         length = len(str(self.textarea.value).strip())
-        text = question_limit_text(length, self.config.max_question_chars)
+        limit = self.config.max_question_chars
+        counter = (question_limit_text(length, limit), length > limit)
+        if counter == self._counter_shown:
+            return  # nothing to change: no DOM write, no style to recalculate
+        self._counter_shown = counter
+        text, over = counter
         self.counter.textContent = text
         self.counter.hidden = not text
-        self.counter.classList.toggle("over", length > self.config.max_question_chars)
+        self.counter.classList.toggle("over", over)
 
     def _on_answer_click(self, event: Any) -> None:
         # closest() returns JS null, not None, when nothing matches (a click on plain text).

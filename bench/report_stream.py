@@ -450,6 +450,58 @@ and both had over 20); arrival → visible p95 106–189 ms against 85–171 ms,
 What is left in the traces: frames with a large layout (a finished block, 27 ms of layout
 at 4×), frames that show the HTML of a large update (up to 30 ms), and tasks in which
 events and input came together.
+
+### An eighth look: what the long tasks at 4× are made of
+
+`python -m bench.long_tasks` splits each task over 50 ms in the traces that
+`bench.stream_cost --traces` keeps into garbage collection, compiling, script, style and
+layout, paint and the rest. Over 13 runs at 4× of the tree `make bench` measured last
+(2026-12-07, 16:38–17:00 UTC; `bench/results/long-tasks-4x-2026-12-07.json`):
+
+| | |
+|---|---|
+| tasks over 50 ms | 54 in 13 runs: 0–2 a run in 8, 5–14 in the other 5 |
+| with a major garbage collection in them | 11 (the collection 20–36 ms at 4×) |
+| the others, median | script 19 ms, style and layout 9 ms, paint 17 ms, the rest 5.5 ms |
+
+Four of the five runs with many came from 16:52 on, when the machine was slower.
+
+- **Major collections.** V8 finishes one every 4–9 s of streaming (a heap of 11 MB,
+  0.5–3 MB freed each time); its last step is one pause of 20–36 ms at 4×. When the marking
+  ends while script runs, the pause lands inside that task: a frame of 25–30 ms becomes
+  one of 55–80 ms. In quiet runs these were all the long tasks (runs 1–3: 5 of 5).
+  - DOMPurify parses every fragment into a new document of its own, so I tried cleaning
+    in place in one inert document instead. It did not change the count of collections
+    (2–6 a run against 2–3, 4 runs each in turns), and DOMPurify's in-place mode is slower
+    (3.4 ms against 1.2 ms a 3 KB fragment at 1×), so it was not kept.
+- **The others are whole frames late in a long answer:** the frame's script (the pacer's
+  budget, 12 ms, plus the probe's and the scroll handler's), then 25–35 ms of style,
+  layout and paint, which grows with the page. They cluster when the machine is slow.
+  - A lower share for rendering (0.3 against 0.4) and a smaller frame budget (8 ms against
+    12 ms) left the main thread just as busy (92–94 % either way, 6 runs each in turns).
+  - At 4× the page is 91–95 % busy over the stream, and streaming-markdown 75 %. The
+    remaining cost is spread out: per second at 4×, Python handling events 150 ms, frame
+    callbacks 225 ms, the browser's style, layout and paint 330 ms (streaming-markdown's
+    460 ms), and the tasks' own overhead 170 ms (the anchors' 140–155 ms).
+- **A first call compiles.** The first key press in the question box while an answer
+  streams took 30–37 ms at 4×. V8 compiled a 79 KB WebAssembly function there, on the
+  main thread (19 ms at 4×, 6 ms at 1×): Pyodide's interpreter meeting a path it had not
+  run before. Warming the handler in an idle moment only moved the compile to the next
+  new path (the question being sent), so it was not kept. The traces now record
+  WebAssembly compiles (`v8.wasm`), and `bench.long_tasks` counts them apart.
+- **The question box laid out the page on every key.** Its handler set the box's height to
+  `auto` and read `scrollHeight`, which makes the browser lay out there and then everything
+  that changed since the last frame: while an answer streams, the answer's changes too.
+  Now the stylesheet sizes the box (`field-sizing: content`, Chromium 123 and later); the
+  height is set from script only where the browser lacks it, and the counter under the
+  box is written only when its text changes. At 4× while streaming, the `input` handler
+  took 0.2 ms (median of 18 key presses, max 3.1 ms) against 3.9 ms before (24, max
+  6.2 ms), and a whole key press 4.3 ms against 9.1 ms.
+
+So the goal of no task over 50 ms at 4× is still missed. It is met in a quiet hour when no
+major collection lands in a frame. To meet it every time, the frame's own work must come
+down by half: the rendering off the main thread (Pyodide in a worker, posting DOM patches
+back), and less to paint once an answer is long.
 """
 
 

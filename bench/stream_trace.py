@@ -24,12 +24,16 @@ from playwright.sync_api import CDPSession
 #: (The "toplevel" category's ThreadControllerImpl::RunTask is the same task, and would
 #: double the trace's size.)
 TASKS = frozenset({"RunTask", "ThreadControllerImpl::RunTask"})
-#: What the trace records: DevTools' timeline (tasks, scripts, style, layout, paint, GC).
+#: What the trace records: DevTools' timeline (tasks, scripts, style, layout, paint, GC), and
+#: WebAssembly compiled on the main thread (a function's first call, or its code thrown away
+#: for a slower tier when a guess of the optimizing compiler failed: read by bench.long_tasks).
 CATEGORIES = [
     "devtools.timeline",
     "disabled-by-default-devtools.timeline",
     "v8.execute",
     "blink.user_timing",
+    "v8.wasm",
+    "disabled-by-default-v8.wasm.detailed",
 ]
 SYNC = "bench-sync"
 #: For the profiled run: V8's sampling profiler, for what the scripts' time is made of.

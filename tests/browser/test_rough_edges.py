@@ -54,18 +54,36 @@ def test_clicking_focusing_and_hovering_everything_raises_nothing(
     expect(page.locator("[data-role=answer][data-state=done]")).to_have_count(2)
 
 
-def test_the_question_box_grows_with_its_text(page: Page, server_url: str) -> None:
+#: A browser without CSS `field-sizing` (Firefox, older Safari), as far as the page can tell:
+#: the property is dropped from the stylesheet's rule and `CSS.supports` denies it.
+WITHOUT_FIELD_SIZING = """
+const supports = CSS.supports.bind(CSS);
+CSS.supports = (...args) => !String(args[0]).includes("field-sizing") && supports(...args);
+const sheet = new CSSStyleSheet();  // a constructed sheet: the page's CSP allows no <style>
+sheet.replaceSync(".ask textarea { field-sizing: fixed !important; }");
+document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+"""
+
+
+@pytest.mark.parametrize("field_sizing", [True, False], ids=["css", "without-field-sizing"])
+def test_the_question_box_grows_with_its_text(
+    page: Page, server_url: str, field_sizing: bool
+) -> None:
+    if not field_sizing:
+        page.add_init_script(script=WITHOUT_FIELD_SIZING)
     open_page(page, server_url)
     box = page.locator("textarea[name=question]")
     one_line = box.bounding_box()
     box.fill("one\ntwo\nthree\nfour\nfive")
-    box.dispatch_event("input")
     five_lines = box.bounding_box()
     assert one_line is not None
     assert five_lines is not None
     assert five_lines["height"] > one_line["height"] * 2.5
     # Every line shows: nothing is scrolled out of view.
     assert box.evaluate("e => e.scrollHeight <= e.clientHeight + 2")
+    # With field-sizing the stylesheet sizes it: a key press forces no layout from script
+    # (while an answer streams, that layout would be all the answer's changes since the frame).
+    assert bool(box.evaluate("e => e.style.height")) is not field_sizing
 
 
 def test_the_suggestion_asks_it(page: Page, server_url: str) -> None:
