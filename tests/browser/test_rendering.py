@@ -188,23 +188,27 @@ WATCHED = """() => ({
 })"""
 
 # The answer body as the reader sees it, next to the renderer's HTML for the same text,
-# both normalised by the browser's own parser. The page wraps each finished block in
-# `div.md-block` and the live tail in `div.md-tail` (both `display: contents`).
+# both normalised by the browser's own parser. The page puts the finished blocks, each in a
+# `div.md-block`, in one `div.md-blocks`, then the live tail in `div.md-tail` (blocks and
+# tail `display: contents`).
 COMPARE_WITH_RENDERER = r"""(body, html) => {
   const normal = (fragment) => {
     const template = document.createElement('template');
     template.innerHTML = fragment;
     return template.innerHTML;
   };
-  const wrappers = Array.from(body.children);
-  const last = body.lastElementChild;
+  const [blocks, last, ...others] = Array.from(body.children);
+  const wrappers = [...(blocks ? blocks.children : []), ...(last ? [last] : [])];
   return {
     shown: normal(wrappers.map((wrapper) => wrapper.innerHTML).join('')),
     sanitized: normal(window.streamchatSanitize(html)),
-    strays: wrappers
-      .filter((wrapper) => !wrapper.matches('div.md-block, div.md-tail'))
-      .map((wrapper) => wrapper.outerHTML.slice(0, 200)),
-    tail: last !== null && last.matches('div.md-tail') ? last.innerHTML : null,
+    strays: [
+      ...(blocks && !blocks.matches('div.md-blocks') ? [blocks] : []),
+      ...wrappers.filter((wrapper) => !wrapper.matches('div.md-block, div.md-tail')),
+      ...others,
+    ].map((wrapper) => wrapper.outerHTML.slice(0, 200)),
+    tail: last && last.matches('div.md-tail') ? last.innerHTML : null,
+    layer: blocks ? getComputedStyle(blocks).position : null,
   };
 }"""
 
@@ -227,6 +231,8 @@ def assert_shows_what_the_renderer_renders(body: Locator, text: str) -> None:
     dom = compare_with_renderer(body, text)
     assert dom["strays"] == [], "the answer body holds something besides blocks and tail"
     assert dom["tail"] == "", "the live tail is not empty (or not last) after the answer"
+    # Positioned: a paint layer of its own, not painted again while only the tail changes.
+    assert dom["layer"] == "relative"
     assert dom["shown"] == dom["sanitized"]
 
 
