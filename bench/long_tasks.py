@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import stream_trace
-from bench.stream_trace import Span
+from bench.stream_trace import LONG_TASK_US, Span
 
 __all__ = ["CATEGORIES", "category_of", "long_tasks", "main", "summarise"]
 
-LONG_TASK_US = 50_000
 #: The kinds of work a task's time is split into, in the order they are shown.
 CATEGORIES = ("garbage collection", "compiling", "script", "style and layout", "paint", "other")
 _SCRIPT = frozenset(
@@ -41,8 +40,6 @@ _SCRIPT = frozenset(
         "TimerFire",
         "RunMicrotasks",
         "EvaluateScript",
-        "v8.callFunction",
-        "V8.Execute",
         "HandlePostMessage",
         "ParseHTML",
         "XHRReadyStateChange",
@@ -64,7 +61,7 @@ def category_of(name: str) -> str:
         return "garbage collection"
     if name.startswith(("wasm.", "V8.Compile", "v8.compile", "V8.Parse")):
         return "compiling"
-    if name in _SCRIPT or name.startswith(("V8.", "v8.")):
+    if name in _SCRIPT or name.startswith(("V8.", "v8.")):  # V8.Execute, v8.callFunction, …
         return "script"
     if name in _STYLE_LAYOUT:
         return "style and layout"

@@ -36,6 +36,8 @@ CATEGORIES = [
     "disabled-by-default-v8.wasm.detailed",
 ]
 SYNC = "bench-sync"
+#: A long task: longer than 50 ms (µs, the trace's unit).
+LONG_TASK_US = 50_000
 #: For the profiled run: V8's sampling profiler, for what the scripts' time is made of.
 PROFILER = "disabled-by-default-v8.cpu_profiler"
 #: Room for a long run's events (recording stops, silently but for a flag, when full).
@@ -282,8 +284,10 @@ def analyse(
         "window_ms": (end - start) / 1000,
         "busy_ms": busy_us(tasks, start, end) / 1000,
         "tasks": len(inside),
-        "long_tasks_ms": [round(length / 1000, 1) for length in net if length > 50_000],
-        "long_tasks_with_probe_ms": [round((b - a) / 1000, 1) for a, b in inside if b - a > 50_000],
+        "long_tasks_ms": [round(length / 1000, 1) for length in net if length > LONG_TASK_US],
+        "long_tasks_with_probe_ms": [
+            round((b - a) / 1000, 1) for a, b in inside if b - a > LONG_TASK_US
+        ],
         "self_ms": {
             name: round(us / 1000, 2)
             for name, us in sorted(
